@@ -1,0 +1,299 @@
+//! The parsed form of a scenario: objects, steps and their operands.
+//!
+//! Both backends (the model and the host kernel) consume exactly this; the
+//! parser is the only producer.
+
+/// A whole scenario file, parsed and checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scenario {
+    /// The file name as given (for messages).
+    pub path: String,
+    /// Every declared object, in declaration order; [`ObjId`] indexes this.
+    pub objects: Vec<Object>,
+    /// One step per operation line, in file order (declarations included).
+    pub steps: Vec<Step>,
+}
+
+impl Scenario {
+    /// The object named by `id`.
+    pub fn object(&self, id: ObjId) -> &Object {
+        &self.objects[id.0]
+    }
+
+    /// The name of object `id`.
+    pub fn name(&self, id: ObjId) -> &str {
+        &self.objects[id.0].name
+    }
+}
+
+/// Index of an object in [`Scenario::objects`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjId(pub usize);
+
+/// A declared object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Object {
+    /// `[a-z][a-z0-9_]*`, unique in the scenario.
+    pub name: String,
+    /// What it is.
+    pub kind: ObjKind,
+    /// The line that declared it.
+    pub line: usize,
+}
+
+/// The kinds of object a scenario can declare.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ObjKind {
+    /// `buffer NAME PAGES`: anonymous private memory of `pages` pages.
+    Buffer {
+        /// Size in pages.
+        pages: u64,
+    },
+    /// `pipe NAME`: ends `NAME.r` and `NAME.w`.
+    Pipe,
+    /// `file NAME PAGES BYTE`: a regular file of `pages` pages of `byte`.
+    File {
+        /// Size in pages.
+        pages: u64,
+        /// Every byte's value.
+        byte: u8,
+    },
+    /// `tcp NAME`: a connected loopback pair, ends `NAME.tx` and `NAME.rx`.
+    Tcp,
+}
+
+/// One operation line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// 1-based line number in the file.
+    pub line: usize,
+    /// The line's text with the comment stripped and blanks folded: what
+    /// the output prints as `OPERATION`.
+    pub text: String,
+    /// What to do.
+    pub op: Op,
+}
+
+/// Which descriptor of an object an operand names.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum End {
+    /// `P.r`: the pipe's read end.
+    Read,
+    /// `P.w`: the pipe's write end.
+    Write,
+    /// `T.tx`: the connecting side of a TCP pair.
+    Tx,
+    /// `T.rx`: the accepted side of a TCP pair.
+    Rx,
+    /// A file's descriptor (the file's bare name).
+    File,
+}
+
+/// A file descriptor operand.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Fd {
+    /// The pipe, TCP pair or file.
+    pub object: ObjId,
+    /// Which of its descriptors.
+    pub end: End,
+}
+
+/// A descriptor operand that may carry an explicit offset (`FD@OFF`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct FdArg {
+    /// The descriptor.
+    pub fd: Fd,
+    /// `Some(off)` passes `&off` instead of using the file position.
+    pub offset: Option<u64>,
+}
+
+/// A byte range of a buffer, `BUF[START..END]`, END exclusive; checked
+/// against the buffer's size and `start <= end` by the parser.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Range {
+    /// The buffer.
+    pub buffer: ObjId,
+    /// First byte.
+    pub start: u64,
+    /// One past the last byte.
+    pub end: u64,
+}
+
+impl Range {
+    /// Length in bytes.
+    pub fn len(&self) -> u64 {
+        self.end - self.start
+    }
+
+    /// Whether the range is empty.
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+}
+
+/// The `fcntl` commands of the contract.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum FcntlCmd {
+    /// `getpipe_sz`: `F_GETPIPE_SZ`.
+    GetPipeSz,
+    /// `setpipe_sz N`: `F_SETPIPE_SZ`.
+    SetPipeSz(u64),
+    /// `getpsz` (model only): the 2006 patch's `F_GETPSZ`, in pages.
+    GetPsz,
+    /// `setpsz N` (model only): the 2006 patch's `F_SETPSZ`, which answers
+    /// `-EINVAL`.
+    SetPsz(u64),
+}
+
+/// What an `expect` line asserts.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Expectation {
+    /// No kernel object holds any page of the range.
+    Reusable,
+    /// Some kernel object holds a page of the range.
+    Busy,
+}
+
+/// One operation of the contract (declarations included).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// An object line: create object `0`.
+    Declare(ObjId),
+    /// `fill RANGE BYTE`.
+    Fill {
+        /// Where.
+        range: Range,
+        /// What.
+        byte: u8,
+    },
+    /// `write FD LEN BYTE [nonblock]`.
+    Write {
+        /// Descriptor.
+        fd: Fd,
+        /// Bytes to write.
+        len: u64,
+        /// Their value.
+        byte: u8,
+        /// O_NONBLOCK for this call.
+        nonblock: bool,
+    },
+    /// `read FD LEN [nonblock]`.
+    Read {
+        /// Descriptor.
+        fd: Fd,
+        /// At most this many bytes.
+        len: u64,
+        /// O_NONBLOCK for this call.
+        nonblock: bool,
+    },
+    /// `recv FD LEN`: `recv(MSG_WAITALL)`.
+    Recv {
+        /// Descriptor.
+        fd: Fd,
+        /// Exactly this many bytes.
+        len: u64,
+    },
+    /// `vmsplice FD RANGE [RANGE ...] [gift] [nonblock]`.
+    Vmsplice {
+        /// Descriptor.
+        fd: Fd,
+        /// One iovec per range, in order.
+        ranges: Vec<Range>,
+        /// SPLICE_F_GIFT.
+        gift: bool,
+        /// O_NONBLOCK and SPLICE_F_NONBLOCK.
+        nonblock: bool,
+    },
+    /// `splice IN OUT LEN [nonblock] [move] [more]`.
+    Splice {
+        /// Source.
+        input: FdArg,
+        /// Destination.
+        output: FdArg,
+        /// Bytes.
+        len: u64,
+        /// O_NONBLOCK on both and SPLICE_F_NONBLOCK.
+        nonblock: bool,
+        /// SPLICE_F_MOVE.
+        mov: bool,
+        /// SPLICE_F_MORE.
+        more: bool,
+    },
+    /// `tee IN OUT LEN [nonblock]`.
+    Tee {
+        /// Source pipe.
+        input: Fd,
+        /// Destination pipe.
+        output: Fd,
+        /// Bytes.
+        len: u64,
+        /// O_NONBLOCK on both and SPLICE_F_NONBLOCK.
+        nonblock: bool,
+    },
+    /// `sendfile OUT IN LEN`.
+    Sendfile {
+        /// Destination.
+        output: Fd,
+        /// Source, with an optional offset.
+        input: FdArg,
+        /// Bytes.
+        len: u64,
+    },
+    /// `pwrite FILE OFF LEN BYTE`.
+    Pwrite {
+        /// Descriptor.
+        fd: Fd,
+        /// File offset.
+        offset: u64,
+        /// Bytes.
+        len: u64,
+        /// Their value.
+        byte: u8,
+    },
+    /// `fcntl FD CMD [N]`.
+    Fcntl {
+        /// Descriptor.
+        fd: Fd,
+        /// Command.
+        cmd: FcntlCmd,
+    },
+    /// `close FD`.
+    Close {
+        /// Descriptor.
+        fd: Fd,
+    },
+    /// `refs RANGE` (model only).
+    Refs {
+        /// Pages to explain.
+        range: Range,
+    },
+    /// `expect reusable|busy RANGE` (model only).
+    Expect {
+        /// The assertion.
+        what: Expectation,
+        /// Pages it is about.
+        range: Range,
+    },
+    /// `advance MS` (model only): let simulated time pass.
+    Advance {
+        /// Nanoseconds.
+        ns: u64,
+    },
+}
+
+impl Op {
+    /// Whether only the model can run this operation (the Linux runner
+    /// prints `skip` and `kmodel diff` ignores the line).
+    pub fn is_model_only(&self) -> bool {
+        matches!(
+            self,
+            Op::Refs { .. }
+                | Op::Expect { .. }
+                | Op::Advance { .. }
+                | Op::Fcntl {
+                    cmd: FcntlCmd::GetPsz | FcntlCmd::SetPsz(_),
+                    ..
+                }
+        )
+    }
+}

@@ -1,0 +1,15 @@
+//! Scenarios: the contract's text format, its parser, its printer, and the
+//! runner that drives a [`Backend`] (the model or the host kernel) one step
+//! at a time.
+
+pub mod ast;
+mod outcome;
+pub mod parse;
+mod runner;
+
+pub use ast::{
+    End, Expectation, FcntlCmd, Fd, FdArg, ObjId, ObjKind, Object, Op, Range, Scenario, Step,
+};
+pub use outcome::{Outcome, errno_name, write_byte, write_runs};
+pub use parse::{ParseError, parse};
+pub use runner::{Backend, BackendError, Report, ResultLine, StepResult, run};
