@@ -1,5 +1,335 @@
 //! The kernel: processes, descriptors, files, memory and syscalls.
+//!
+//! A [`Kernel`] value owns one simulated machine: the page arena, every
+//! pipe, every regular file with its page cache, and the processes with
+//! their descriptor tables and user mappings. Nothing is global, so a test
+//! can hold several kernels at once.
+//!
+//! Syscalls are methods taking the calling process and answering
+//! `Result<usize, Errno>` with the errno Linux answers, checked in the order
+//! Linux checks them (fs/read_write.c, fs/pipe.c, fs/splice.c). The model is
+//! single-threaded for now: a call that would sleep with nobody left to wake
+//! it answers [`BLOCKED`].
 
 mod errno;
+mod file;
+mod inode;
+mod invariants;
+mod mm;
+mod sys_rw;
+mod sys_splice;
+
+use std::collections::BTreeMap;
+
+use page_refs::{PAGE_SIZE, PageArena, Stamp};
+use pipe_buffer::{PipeError, PipeInodeInfo, SizeLimits};
 
 pub use errno::{Errno, MAX_RW_COUNT};
+pub use file::{Fd, FdTable, File, FileKind, PipeId};
+pub use inode::{FilePage, Inode, InodeId};
+pub use mm::{BufferId, Pte, UserBuffer, UserRange};
+pub use sys_rw::Fcntl;
+pub use sys_splice::SpliceFlags;
+
+/// The answer of a call that would sleep forever: in a single-threaded
+/// kernel nobody can wake it. Linux would hang; the scenario runner reports
+/// the step as blocked (exit status 3).
+pub const BLOCKED: Errno = Errno::EDEADLK;
+
+/// A process id.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Pid(pub u32);
+
+/// A process: its descriptors and its user mappings.
+#[derive(Debug, Default)]
+pub struct Process {
+    /// The descriptor table.
+    pub fds: FdTable,
+    /// The anonymous mappings, by id.
+    pub mm: BTreeMap<BufferId, UserBuffer>,
+}
+
+/// Tunables that Linux reads from the system or the caller's credentials.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct KernelConfig {
+    /// Pipe size limits and `CAP_SYS_RESOURCE`.
+    pub pipe_limits: SizeLimits,
+    /// The largest anonymous mapping, in pages (Linux's overcommit
+    /// heuristic refuses a mapping larger than RAM + swap with `-ENOMEM`).
+    pub max_map_pages: u64,
+    /// Whether page events are logged (timelines need it; benchmarks turn
+    /// it off).
+    pub event_log: bool,
+}
+
+impl Default for KernelConfig {
+    fn default() -> Self {
+        KernelConfig {
+            pipe_limits: SizeLimits::default(),
+            max_map_pages: 1 << 22,
+            event_log: true,
+        }
+    }
+}
+
+/// One simulated machine.
+#[derive(Debug)]
+pub struct Kernel {
+    pub(crate) pages: PageArena,
+    pub(crate) pipes: BTreeMap<PipeId, PipeInodeInfo>,
+    pub(crate) inodes: BTreeMap<InodeId, Inode>,
+    pub(crate) procs: BTreeMap<Pid, Process>,
+    pub(crate) config: KernelConfig,
+    next_id: u32,
+}
+
+impl Default for Kernel {
+    fn default() -> Self {
+        Self::new(KernelConfig::default())
+    }
+}
+
+impl Kernel {
+    /// A kernel with one process, [`Kernel::init_pid`].
+    pub fn new(config: KernelConfig) -> Self {
+        let pages = if config.event_log {
+            PageArena::new()
+        } else {
+            PageArena::without_log()
+        };
+        let mut procs = BTreeMap::new();
+        procs.insert(Pid(1), Process::default());
+        Kernel {
+            pages,
+            pipes: BTreeMap::new(),
+            inodes: BTreeMap::new(),
+            procs,
+            config,
+            next_id: 1,
+        }
+    }
+
+    /// The first process.
+    pub fn init_pid(&self) -> Pid {
+        Pid(1)
+    }
+
+    /// The page arena (read-only: every change goes through a syscall).
+    pub fn pages(&self) -> &PageArena {
+        &self.pages
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &KernelConfig {
+        &self.config
+    }
+
+    /// Stamp the page events that follow with `stamp` (the scenario step).
+    pub fn set_stamp(&mut self, stamp: Stamp) {
+        self.pages.set_stamp(stamp);
+    }
+
+    /// The pipe `id`, if it still exists.
+    pub fn pipe(&self, id: PipeId) -> Option<&PipeInodeInfo> {
+        self.pipes.get(&id)
+    }
+
+    /// The file `id`.
+    pub fn inode(&self, id: InodeId) -> Option<&Inode> {
+        self.inodes.get(&id)
+    }
+
+    /// Process `pid`.
+    pub fn process(&self, pid: Pid) -> Option<&Process> {
+        self.procs.get(&pid)
+    }
+
+    fn fresh_id(&mut self) -> u32 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    pub(crate) fn proc_mut(&mut self, pid: Pid) -> Result<&mut Process, Errno> {
+        self.procs.get_mut(&pid).ok_or(Errno::ESRCH)
+    }
+
+    pub(crate) fn proc_ref(&self, pid: Pid) -> Result<&Process, Errno> {
+        self.procs.get(&pid).ok_or(Errno::ESRCH)
+    }
+
+    /// `fdget`: a copy of the open file behind `fd`.
+    pub(crate) fn file(&self, pid: Pid, fd: Fd) -> Result<File, Errno> {
+        self.proc_ref(pid)?.fds.get(fd).copied().ok_or(Errno::EBADF)
+    }
+
+    pub(crate) fn file_mut(&mut self, pid: Pid, fd: Fd) -> Result<&mut File, Errno> {
+        self.proc_mut(pid)?.fds.get_mut(fd).ok_or(Errno::EBADF)
+    }
+
+    /// `pipe2(2)`: a new pipe; answers (read end, write end).
+    ///
+    /// # Errors
+    /// `ESRCH` for an unknown process.
+    pub fn pipe2(&mut self, pid: Pid) -> Result<(Fd, Fd), Errno> {
+        self.proc_ref(pid)?;
+        let id = PipeId(self.fresh_id());
+        self.pipes.insert(id, PipeInodeInfo::new(id.0));
+        let fds = &mut self.proc_mut(pid)?.fds;
+        let r = fds.install(File {
+            kind: FileKind::PipeRead(id),
+            readable: true,
+            writable: false,
+            nonblock: false,
+            pos: 0,
+        });
+        let w = fds.install(File {
+            kind: FileKind::PipeWrite(id),
+            readable: false,
+            writable: true,
+            nonblock: false,
+            pos: 0,
+        });
+        Ok((r, w))
+    }
+
+    /// `mmap(MAP_PRIVATE | MAP_ANONYMOUS)` of `pages` pages.
+    ///
+    /// # Errors
+    /// `ENOMEM` above [`KernelConfig::max_map_pages`].
+    pub fn mmap_anon(&mut self, pid: Pid, pages: u64) -> Result<BufferId, Errno> {
+        if pages > self.config.max_map_pages {
+            return Err(Errno::ENOMEM);
+        }
+        self.proc_ref(pid)?;
+        let id = BufferId(self.fresh_id());
+        self.proc_mut(pid)?
+            .mm
+            .insert(id, UserBuffer::new(id, pages as usize));
+        Ok(id)
+    }
+
+    /// A new regular file of `pages` pages, every byte `byte`, opened
+    /// read-write at position 0 (creat + write + open in the run's
+    /// temporary directory).
+    ///
+    /// # Errors
+    /// `EFBIG` if the size cannot be represented.
+    pub fn create_file(&mut self, pid: Pid, pages: u64, byte: u8) -> Result<Fd, Errno> {
+        if pages
+            .checked_mul(PAGE_SIZE as u64)
+            .is_none_or(|s| s > i64::MAX as u64)
+        {
+            return Err(Errno::EFBIG);
+        }
+        self.proc_ref(pid)?;
+        let id = InodeId(self.fresh_id());
+        self.inodes.insert(id, Inode::new(id, pages, byte));
+        let fds = &mut self.proc_mut(pid)?.fds;
+        Ok(fds.install(File {
+            kind: FileKind::Regular(id),
+            readable: true,
+            writable: true,
+            nonblock: false,
+            pos: 0,
+        }))
+    }
+
+    /// A user store of `len` copies of `byte` at `range` (the program
+    /// writing its own memory: no syscall, no error).
+    ///
+    /// # Errors
+    /// `EFAULT` if the range is outside the mapping.
+    pub fn user_fill(&mut self, pid: Pid, range: UserRange, byte: u8) -> Result<(), Errno> {
+        let Kernel { pages, procs, .. } = self;
+        let buf = procs
+            .get_mut(&pid)
+            .ok_or(Errno::ESRCH)?
+            .mm
+            .get_mut(&range.buffer)
+            .ok_or(Errno::EFAULT)?;
+        if range
+            .start
+            .checked_add(range.len)
+            .is_none_or(|e| e > buf.len())
+        {
+            return Err(Errno::EFAULT);
+        }
+        buf.store(
+            pages,
+            range.start,
+            page_refs::Source::Fill {
+                byte,
+                len: range.len,
+            },
+        );
+        Ok(())
+    }
+
+    /// Two distinct pipes, mutably (`pipe_double_lock`'s job: one fixed
+    /// order whatever the argument order).
+    pub(crate) fn two_pipes(
+        &mut self,
+        a: PipeId,
+        b: PipeId,
+    ) -> (&mut PipeInodeInfo, &mut PipeInodeInfo, &mut PageArena) {
+        assert_ne!(a, b, "two_pipes of one pipe");
+        let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+        let mut range = self.pipes.range_mut(lo..=hi);
+        let first = range.next().expect("pipe exists").1;
+        let last = range.next_back().expect("pipe exists").1;
+        if a < b {
+            (first, last, &mut self.pages)
+        } else {
+            (last, first, &mut self.pages)
+        }
+    }
+
+    /// Close everything and unmap everything: the machine shuts down.
+    /// Afterwards only the zero page may remain.
+    pub fn teardown(&mut self) {
+        let pids: Vec<Pid> = self.procs.keys().copied().collect();
+        for pid in pids {
+            let fds: Vec<Fd> = self.procs[&pid].fds.iter().map(|(fd, _)| fd).collect();
+            for fd in fds {
+                let _ = self.close(pid, fd);
+            }
+            let Kernel { pages, procs, .. } = self;
+            for buf in procs.get_mut(&pid).expect("pid listed").mm.values_mut() {
+                buf.unmap(pages);
+            }
+            procs.get_mut(&pid).expect("pid listed").mm.clear();
+        }
+        let Kernel { pages, inodes, .. } = self;
+        for inode in inodes.values_mut() {
+            inode.evict(pages);
+        }
+        inodes.clear();
+    }
+}
+
+/// The errno a pipe operation's failure becomes.
+pub(crate) fn pipe_errno(e: PipeError) -> Errno {
+    match e {
+        PipeError::Again => Errno::EAGAIN,
+        PipeError::Pipe => Errno::EPIPE,
+        PipeError::Busy => Errno::EBUSY,
+        PipeError::Inval => Errno::EINVAL,
+        PipeError::Perm => Errno::EPERM,
+        PipeError::NoMem => Errno::ENOMEM,
+        PipeError::WouldBlock { .. } => BLOCKED,
+    }
+}
+
+/// `rw_verify_area`'s overflow check: `pos + count` must stay a valid
+/// `loff_t`.
+pub(crate) fn verify_area(pos: u64, count: u64) -> Result<(), Errno> {
+    if pos > i64::MAX as u64
+        || count > i64::MAX as u64
+        || pos.checked_add(count).is_none_or(|e| e > i64::MAX as u64)
+    {
+        Err(Errno::EINVAL)
+    } else {
+        Ok(())
+    }
+}

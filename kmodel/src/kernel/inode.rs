@@ -1,0 +1,140 @@
+//! Regular files and their page cache (tmpfs-like: holes read as zero and
+//! splice as the zero page).
+
+use std::collections::BTreeMap;
+
+use page_refs::{Content, Holder, PAGE_SIZE, PageArena, PageId, Source};
+
+/// Identifies a regular file; also the `object` of its page-cache
+/// references.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InodeId(pub u32);
+
+/// What backs one page of a file.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum FilePage {
+    /// A hole: no page; reads as zero.
+    Hole,
+    /// Written at creation with one byte value, not yet in the page cache
+    /// as a frame of its own (materialised on first use).
+    Initial(u8),
+    /// A page-cache page; the page cache holds one reference.
+    Cached(PageId),
+}
+
+/// A regular file: its size and page cache.
+#[derive(Debug)]
+pub struct Inode {
+    id: InodeId,
+    /// `i_size`.
+    pub size: u64,
+    cache: BTreeMap<u64, PageId>,
+    /// Pages `0..initial_pages` were written with `initial_byte` at creation.
+    initial_pages: u64,
+    initial_byte: u8,
+}
+
+impl Inode {
+    /// A file of `pages` pages, every byte `byte` (written at creation).
+    pub fn new(id: InodeId, pages: u64, byte: u8) -> Self {
+        Inode {
+            id,
+            size: pages * PAGE_SIZE as u64,
+            cache: BTreeMap::new(),
+            initial_pages: pages,
+            initial_byte: byte,
+        }
+    }
+
+    /// Its id.
+    pub fn id(&self) -> InodeId {
+        self.id
+    }
+
+    fn holder(&self, index: u64) -> Holder {
+        Holder::page_cache(self.id.0, index.min(u64::from(u32::MAX)) as u32)
+    }
+
+    /// What backs page `index`.
+    pub fn page(&self, index: u64) -> FilePage {
+        match self.cache.get(&index) {
+            Some(&p) => FilePage::Cached(p),
+            None if index < self.initial_pages => FilePage::Initial(self.initial_byte),
+            None => FilePage::Hole,
+        }
+    }
+
+    /// The page-cache frame for `index`, creating it (from the initial
+    /// contents, or zero for a hole) if needed.
+    pub fn materialise(&mut self, pages: &mut PageArena, index: u64) -> PageId {
+        match self.page(index) {
+            FilePage::Cached(p) => p,
+            FilePage::Initial(b) => self.insert(pages, index, Content::Uniform(b)),
+            FilePage::Hole => self.insert(pages, index, Content::Uniform(0)),
+        }
+    }
+
+    fn insert(&mut self, pages: &mut PageArena, index: u64, content: Content) -> PageId {
+        let p = pages.alloc_with(self.holder(index), content);
+        self.cache.insert(index, p);
+        p
+    }
+
+    /// Read up to `len` bytes at `pos`, stopping at end of file.
+    pub fn read_at(&self, pages: &PageArena, pos: u64, len: usize, out: &mut Vec<u8>) -> usize {
+        if pos >= self.size {
+            return 0;
+        }
+        let n = (len as u64).min(self.size - pos) as usize;
+        let mut done = 0;
+        while done < n {
+            let at = pos + done as u64;
+            let index = at / PAGE_SIZE as u64;
+            let offset = (at % PAGE_SIZE as u64) as usize;
+            let k = (n - done).min(PAGE_SIZE - offset);
+            match self.page(index) {
+                FilePage::Cached(p) => pages.read_into(p, offset, k, out),
+                FilePage::Initial(b) => out.resize(out.len() + k, b),
+                FilePage::Hole => out.resize(out.len() + k, 0),
+            }
+            done += k;
+        }
+        n
+    }
+
+    /// Write `src` at `pos` through the page cache, extending the file.
+    pub fn write_at(&mut self, pages: &mut PageArena, pos: u64, src: Source<'_>) -> usize {
+        let total = src.len();
+        let mut rest = src;
+        let mut at = pos;
+        while !rest.is_empty() {
+            let index = at / PAGE_SIZE as u64;
+            let offset = (at % PAGE_SIZE as u64) as usize;
+            let k = rest.len().min(PAGE_SIZE - offset);
+            let (now, later) = rest.split_at(k);
+            let page = self.materialise(pages, index);
+            pages.write(page, offset, now);
+            at += k as u64;
+            rest = later;
+        }
+        self.size = self.size.max(pos + total as u64);
+        total
+    }
+
+    /// The page-cache frames, with their page index.
+    pub fn cached(&self) -> impl Iterator<Item = (u64, PageId)> + '_ {
+        self.cache.iter().map(|(&i, &p)| (i, p))
+    }
+
+    /// Drop the page cache (the file is removed).
+    pub fn evict(&mut self, pages: &mut PageArena) {
+        for (index, p) in std::mem::take(&mut self.cache) {
+            pages.put(p, self.holder(index));
+        }
+    }
+
+    /// The holder recorded for page `index`.
+    pub fn page_holder(&self, index: u64) -> Holder {
+        self.holder(index)
+    }
+}

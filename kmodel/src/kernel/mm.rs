@@ -1,0 +1,173 @@
+//! User memory: anonymous private mappings and their page table entries.
+
+use page_refs::{Holder, PAGE_SIZE, PageArena, PageId, Source};
+
+/// Identifies a user mapping (a scenario's `buffer`); also the `object` of
+/// its pages' [`Holder::user`] references.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BufferId(pub u32);
+
+/// A byte range of a mapping: one iovec.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct UserRange {
+    /// The mapping.
+    pub buffer: BufferId,
+    /// First byte, from the mapping's start.
+    pub start: usize,
+    /// Bytes.
+    pub len: usize,
+}
+
+/// A page table entry of an anonymous private mapping.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Pte {
+    /// Never touched: reads as zero, no page behind it.
+    None,
+    /// Read-faulted: maps the shared zero page read-only; a write replaces
+    /// it with a private page (copy-on-write).
+    Zero,
+    /// A private page, mapped writable; the mapping holds one reference.
+    Page(PageId),
+}
+
+/// One `mmap(MAP_PRIVATE | MAP_ANONYMOUS)` region.
+#[derive(Debug)]
+pub struct UserBuffer {
+    id: BufferId,
+    ptes: Vec<Pte>,
+}
+
+impl UserBuffer {
+    /// A fresh mapping of `pages` untouched pages.
+    pub fn new(id: BufferId, pages: usize) -> Self {
+        UserBuffer {
+            id,
+            ptes: vec![Pte::None; pages],
+        }
+    }
+
+    /// Its id.
+    pub fn id(&self) -> BufferId {
+        self.id
+    }
+
+    /// Size in bytes.
+    pub fn len(&self) -> usize {
+        self.ptes.len() * PAGE_SIZE
+    }
+
+    /// Whether it has no pages.
+    pub fn is_empty(&self) -> bool {
+        self.ptes.is_empty()
+    }
+
+    /// The entry of page `index`.
+    pub fn pte(&self, index: usize) -> Pte {
+        self.ptes[index]
+    }
+
+    /// Every entry.
+    pub fn ptes(&self) -> &[Pte] {
+        &self.ptes
+    }
+
+    fn holder(&self, index: usize) -> Holder {
+        Holder::user(self.id.0, index as u32)
+    }
+
+    /// The page a kernel reference to page `index` would take, as
+    /// get_user_pages without FOLL_WRITE finds it: an untouched page is
+    /// read-faulted to the zero page first.
+    pub fn gup_read(&mut self, pages: &PageArena, index: usize) -> PageId {
+        match self.ptes[index] {
+            Pte::None => {
+                self.ptes[index] = Pte::Zero;
+                pages.zero_page()
+            }
+            Pte::Zero => pages.zero_page(),
+            Pte::Page(p) => p,
+        }
+    }
+
+    /// A user store (or a kernel copy_to_user) of `src` at byte `start`:
+    /// write-faults each page in (a fresh page for an untouched one, a copy
+    /// for the zero page) and writes in place — also into a page a kernel
+    /// object still holds, which is exactly the hazard of the vmsplice
+    /// debate.
+    pub fn store(&mut self, pages: &mut PageArena, start: usize, src: Source<'_>) {
+        let mut pos = start;
+        let mut rest = src;
+        while !rest.is_empty() {
+            let index = pos / PAGE_SIZE;
+            let offset = pos % PAGE_SIZE;
+            let n = rest.len().min(PAGE_SIZE - offset);
+            let (now, later) = rest.split_at(n);
+            let page = match self.ptes[index] {
+                Pte::Page(p) => p,
+                Pte::None | Pte::Zero => {
+                    let p = pages.alloc(self.holder(index));
+                    self.ptes[index] = Pte::Page(p);
+                    p
+                }
+            };
+            pages.write(page, offset, now);
+            pos += n;
+            rest = later;
+        }
+    }
+
+    /// Drop every page reference (munmap).
+    pub fn unmap(&mut self, pages: &mut PageArena) {
+        for index in 0..self.ptes.len() {
+            if let Pte::Page(p) = self.ptes[index] {
+                pages.put(p, self.holder(index));
+            }
+            self.ptes[index] = Pte::None;
+        }
+    }
+
+    /// The (page index, offset in page, length) pieces of `start..start+len`.
+    pub fn pieces(start: usize, len: usize) -> impl Iterator<Item = (usize, usize, usize)> {
+        let end = start + len;
+        let mut pos = start;
+        std::iter::from_fn(move || {
+            if pos >= end {
+                return None;
+            }
+            let offset = pos % PAGE_SIZE;
+            let n = (end - pos).min(PAGE_SIZE - offset);
+            let piece = (pos / PAGE_SIZE, offset, n);
+            pos += n;
+            Some(piece)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_split_at_page_boundaries() {
+        let p: Vec<_> = UserBuffer::pieces(100, 8192).collect();
+        assert_eq!(p, vec![(0, 100, 3996), (1, 0, 4096), (2, 0, 100)]);
+        assert_eq!(UserBuffer::pieces(5, 0).count(), 0);
+    }
+
+    #[test]
+    fn read_fault_maps_zero_page_and_store_copies_on_write() {
+        let mut pages = PageArena::new();
+        let mut b = UserBuffer::new(BufferId(1), 2);
+        assert_eq!(b.gup_read(&pages, 0), pages.zero_page());
+        assert_eq!(b.pte(0), Pte::Zero);
+        b.store(&mut pages, 10, Source::Fill { byte: 7, len: 4100 });
+        let Pte::Page(p0) = b.pte(0) else {
+            panic!("not faulted in")
+        };
+        assert_ne!(p0, pages.zero_page());
+        assert_eq!(pages.content(p0).byte(9), 0);
+        assert_eq!(pages.content(p0).byte(10), 7);
+        b.unmap(&mut pages);
+        pages.check_teardown().unwrap();
+    }
+}

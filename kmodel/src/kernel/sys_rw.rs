@@ -1,0 +1,195 @@
+//! read, write, pwrite, fcntl, close (fs/read_write.c, fs/fcntl.c,
+//! fs/open.c).
+
+use page_refs::Source;
+
+use super::file::{Fd, FileKind};
+use super::{Errno, Kernel, MAX_RW_COUNT, Pid, pipe_errno, verify_area};
+
+/// The fcntl commands the model knows.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Fcntl {
+    /// `F_GETFL`, reduced to `O_NONBLOCK` (answers 1 when set).
+    GetNonblock,
+    /// `F_SETFL` of `O_NONBLOCK` on or off.
+    SetNonblock(bool),
+    /// `F_GETPIPE_SZ`.
+    GetPipeSz,
+    /// `F_SETPIPE_SZ` with the caller's 64-bit argument (the kernel uses
+    /// its low 32 bits).
+    SetPipeSz(u64),
+    /// The 2006 patch's `F_GETPSZ`: the pipe's size in pages.
+    GetPsz,
+    /// The 2006 patch's `F_SETPSZ`, which always answered `-EINVAL`.
+    SetPsz(u64),
+}
+
+impl Kernel {
+    /// read(2) of at most `len` bytes, appended to `out`; answers the count.
+    ///
+    /// # Errors
+    /// `EBADF` (closed, or not open for reading), `EINVAL` (position
+    /// overflow), `EAGAIN`, [`super::BLOCKED`].
+    pub fn read(&mut self, pid: Pid, fd: Fd, len: u64, out: &mut Vec<u8>) -> Result<usize, Errno> {
+        let file = self.file(pid, fd)?;
+        if !file.readable {
+            return Err(Errno::EBADF);
+        }
+        let len = len.min(MAX_RW_COUNT) as usize;
+        match file.kind {
+            FileKind::PipeRead(id) | FileKind::PipeWrite(id) => {
+                let Kernel { pipes, pages, .. } = self;
+                let pipe = pipes.get_mut(&id).expect("open pipe end without pipe");
+                let data = pipe.read(pages, len, file.nonblock).map_err(pipe_errno)?;
+                let n = data.len();
+                out.extend_from_slice(&data);
+                Ok(n)
+            }
+            FileKind::Regular(ino) => {
+                verify_area(file.pos, len as u64)?;
+                let n = self.inodes[&ino].read_at(&self.pages, file.pos, len, out);
+                self.file_mut(pid, fd)?.pos += n as u64;
+                Ok(n)
+            }
+        }
+    }
+
+    /// write(2) of `src`; answers the count.
+    ///
+    /// # Errors
+    /// `EBADF`, `EINVAL`, `EPIPE`, `EAGAIN`, [`super::BLOCKED`].
+    pub fn write(&mut self, pid: Pid, fd: Fd, src: Source<'_>) -> Result<usize, Errno> {
+        let file = self.file(pid, fd)?;
+        if !file.writable {
+            return Err(Errno::EBADF);
+        }
+        let src = cap(src);
+        match file.kind {
+            FileKind::PipeRead(id) | FileKind::PipeWrite(id) => {
+                let Kernel { pipes, pages, .. } = self;
+                let pipe = pipes.get_mut(&id).expect("open pipe end without pipe");
+                pipe.write(pages, src, file.nonblock).map_err(pipe_errno)
+            }
+            FileKind::Regular(ino) => {
+                verify_area(file.pos, src.len() as u64)?;
+                let Kernel { inodes, pages, .. } = self;
+                let n = inodes
+                    .get_mut(&ino)
+                    .expect("open file without inode")
+                    .write_at(pages, file.pos, src);
+                self.file_mut(pid, fd)?.pos += n as u64;
+                Ok(n)
+            }
+        }
+    }
+
+    /// pwrite(2) of `src` at `offset`; the file position does not move.
+    ///
+    /// # Errors
+    /// `EINVAL` (negative or overflowing offset), `EBADF`, `ESPIPE` (not
+    /// seekable: pipes).
+    pub fn pwrite(
+        &mut self,
+        pid: Pid,
+        fd: Fd,
+        src: Source<'_>,
+        offset: u64,
+    ) -> Result<usize, Errno> {
+        if offset > i64::MAX as u64 {
+            return Err(Errno::EINVAL);
+        }
+        let file = self.file(pid, fd)?;
+        if !file.seekable() {
+            return Err(Errno::ESPIPE);
+        }
+        if !file.writable {
+            return Err(Errno::EBADF);
+        }
+        verify_area(offset, src.len() as u64)?;
+        let src = cap(src);
+        let FileKind::Regular(ino) = file.kind else {
+            unreachable!("seekable files are regular")
+        };
+        let Kernel { inodes, pages, .. } = self;
+        Ok(inodes
+            .get_mut(&ino)
+            .expect("open file without inode")
+            .write_at(pages, offset, src))
+    }
+
+    /// fcntl(2).
+    ///
+    /// # Errors
+    /// `EBADF` (closed, or a pipe command on a non-pipe), and what
+    /// [`pipe_buffer::PipeInodeInfo::set_size`] answers.
+    pub fn fcntl(&mut self, pid: Pid, fd: Fd, cmd: Fcntl) -> Result<usize, Errno> {
+        let file = self.file(pid, fd)?;
+        match cmd {
+            Fcntl::GetNonblock => return Ok(usize::from(file.nonblock)),
+            Fcntl::SetNonblock(on) => {
+                self.file_mut(pid, fd)?.nonblock = on;
+                return Ok(0);
+            }
+            _ => {}
+        }
+        let id = file.pipe().ok_or(Errno::EBADF)?;
+        let limits = self.config.pipe_limits;
+        let pipe = self.pipes.get_mut(&id).expect("open pipe end without pipe");
+        match cmd {
+            Fcntl::GetPipeSz => Ok(pipe.get_size()),
+            Fcntl::SetPipeSz(n) => pipe.set_size(n as u32, limits).map_err(pipe_errno),
+            Fcntl::GetPsz => Ok(pipe.get_psz()),
+            Fcntl::SetPsz(_) => Err(Errno::EINVAL),
+            Fcntl::GetNonblock | Fcntl::SetNonblock(_) => unreachable!("handled above"),
+        }
+    }
+
+    /// close(2). Closing a pipe's last reader or writer changes what the
+    /// other side sees (EPIPE, end of file); closing both frees the pipe and
+    /// drops its page references.
+    ///
+    /// # Errors
+    /// `EBADF`.
+    pub fn close(&mut self, pid: Pid, fd: Fd) -> Result<usize, Errno> {
+        let file = self.proc_mut(pid)?.fds.remove(fd).ok_or(Errno::EBADF)?;
+        if let Some(id) = file.pipe() {
+            let pipe = self.pipes.get_mut(&id).expect("open pipe end without pipe");
+            match file.kind {
+                FileKind::PipeRead(_) => pipe.readers -= 1,
+                _ => pipe.writers -= 1,
+            }
+            if pipe.readers == 0 && pipe.writers == 0 {
+                let mut pipe = self.pipes.remove(&id).expect("just looked up");
+                pipe.release_all(&mut self.pages);
+            }
+        }
+        Ok(0)
+    }
+}
+
+/// A read or write moves at most [`MAX_RW_COUNT`] bytes.
+fn cap(src: Source<'_>) -> Source<'_> {
+    if src.len() as u64 > MAX_RW_COUNT {
+        src.split_at(MAX_RW_COUNT as usize).0
+    } else {
+        src
+    }
+}
+
+impl Kernel {
+    /// recv(2) with `MSG_WAITALL`. The model has no sockets yet, so every
+    /// open descriptor answers `ENOTSOCK`, as Linux does for a non-socket.
+    ///
+    /// # Errors
+    /// `EBADF`, `ENOTSOCK`.
+    pub fn recv(
+        &mut self,
+        pid: Pid,
+        fd: Fd,
+        _len: u64,
+        _out: &mut Vec<u8>,
+    ) -> Result<usize, Errno> {
+        self.file(pid, fd)?;
+        Err(Errno::ENOTSOCK)
+    }
+}

@@ -1,0 +1,387 @@
+//! vmsplice, splice, tee and sendfile (fs/splice.c, fs/read_write.c).
+
+use page_refs::{PAGE_SIZE, Source};
+use pipe_buffer::{BufFlags, BufOrigin};
+
+use super::file::{Fd, File, FileKind, PipeId};
+use super::inode::{FilePage, InodeId};
+use super::mm::{UserBuffer, UserRange};
+use super::{Errno, Kernel, MAX_RW_COUNT, Pid, pipe_errno, verify_area};
+
+/// `UIO_MAXIOV`: the most iovecs one call takes.
+const UIO_MAXIOV: usize = 1024;
+
+/// The `SPLICE_F_*` flags.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct SpliceFlags {
+    /// `SPLICE_F_MOVE`: accepted, does nothing (as in Linux).
+    pub mov: bool,
+    /// `SPLICE_F_NONBLOCK`: do not wait on the pipe.
+    pub nonblock: bool,
+    /// `SPLICE_F_MORE`: more data follows (a hint for sockets).
+    pub more: bool,
+    /// `SPLICE_F_GIFT`: vmsplice gives the pages away.
+    pub gift: bool,
+}
+
+impl Kernel {
+    /// vmsplice(2): on a pipe's write end, add a reference to each user
+    /// page piece of `iov` (one slot per piece, never merged); on a read
+    /// end, copy from the pipe into user memory.
+    ///
+    /// # Errors
+    /// `EBADF` (closed, or not a pipe), `EINVAL` (too many iovecs),
+    /// `EPIPE`, `EAGAIN`, [`super::BLOCKED`].
+    pub fn vmsplice(
+        &mut self,
+        pid: Pid,
+        fd: Fd,
+        iov: &[UserRange],
+        flags: SpliceFlags,
+    ) -> Result<usize, Errno> {
+        let file = self.file(pid, fd)?;
+        if !file.writable && !file.readable {
+            return Err(Errno::EBADF);
+        }
+        if iov.len() > UIO_MAXIOV {
+            return Err(Errno::EINVAL);
+        }
+        // import_iovec: the total is capped at MAX_RW_COUNT.
+        let mut total = 0u64;
+        let mut ranges = Vec::with_capacity(iov.len());
+        for r in iov {
+            let len = (r.len as u64).min(MAX_RW_COUNT - total);
+            total += len;
+            ranges.push(UserRange {
+                len: len as usize,
+                ..*r
+            });
+        }
+        if total == 0 {
+            return Ok(0);
+        }
+        let id = file.pipe().ok_or(Errno::EBADF)?;
+        if file.writable {
+            self.vmsplice_to_pipe(pid, id, &ranges, flags)
+        } else {
+            self.vmsplice_to_user(pid, id, &ranges, flags)
+        }
+    }
+
+    fn vmsplice_to_pipe(
+        &mut self,
+        pid: Pid,
+        id: PipeId,
+        iov: &[UserRange],
+        flags: SpliceFlags,
+    ) -> Result<usize, Errno> {
+        let Kernel {
+            pipes,
+            pages,
+            procs,
+            ..
+        } = self;
+        let pipe = pipes.get_mut(&id).expect("open pipe end without pipe");
+        pipe.wait_for_space(flags.nonblock).map_err(pipe_errno)?;
+        let mm = &mut procs.get_mut(&pid).ok_or(Errno::ESRCH)?.mm;
+        let buf_flags = if flags.gift {
+            BufFlags::GIFT
+        } else {
+            BufFlags::NONE
+        };
+        let mut total = 0usize;
+        for r in iov {
+            let buf = mm.get_mut(&r.buffer).ok_or(Errno::EFAULT)?;
+            for (index, offset, len) in UserBuffer::pieces(r.start, r.len) {
+                let page = buf.gup_read(pages, index);
+                match pipe.add_page(pages, page, offset, len, buf_flags, BufOrigin::User) {
+                    Ok(n) => total += n,
+                    Err(e) => {
+                        return if total > 0 {
+                            Ok(total)
+                        } else {
+                            Err(pipe_errno(e))
+                        };
+                    }
+                }
+            }
+        }
+        Ok(total)
+    }
+
+    fn vmsplice_to_user(
+        &mut self,
+        pid: Pid,
+        id: PipeId,
+        iov: &[UserRange],
+        flags: SpliceFlags,
+    ) -> Result<usize, Errno> {
+        let total: usize = iov.iter().map(|r| r.len).sum();
+        let Kernel {
+            pipes,
+            pages,
+            procs,
+            ..
+        } = self;
+        let pipe = pipes.get_mut(&id).expect("open pipe end without pipe");
+        let data = pipe
+            .read(pages, total, flags.nonblock)
+            .map_err(pipe_errno)?;
+        let mm = &mut procs.get_mut(&pid).ok_or(Errno::ESRCH)?.mm;
+        let mut rest = &data[..];
+        for r in iov {
+            if rest.is_empty() {
+                break;
+            }
+            let n = r.len.min(rest.len());
+            let buf = mm.get_mut(&r.buffer).ok_or(Errno::EFAULT)?;
+            buf.store(pages, r.start, Source::Slice(&rest[..n]));
+            rest = &rest[n..];
+        }
+        Ok(data.len())
+    }
+
+    /// splice(2) of up to `len` bytes from `fd_in` to `fd_out`, one of
+    /// which must be a pipe. `off_in` / `off_out` are the `loff_t *`
+    /// arguments: used instead of the file position, and updated.
+    ///
+    /// # Errors
+    /// `EBADF`, `ESPIPE` (an offset on a pipe), `EINVAL` (same pipe, no
+    /// pipe, offset overflow), `EPIPE`, `EAGAIN`, [`super::BLOCKED`].
+    pub fn splice(
+        &mut self,
+        pid: Pid,
+        fd_in: Fd,
+        off_in: Option<&mut u64>,
+        fd_out: Fd,
+        off_out: Option<&mut u64>,
+        len: u64,
+        flags: SpliceFlags,
+    ) -> Result<usize, Errno> {
+        if len == 0 {
+            return Ok(0);
+        }
+        let input = self.file(pid, fd_in)?;
+        let output = self.file(pid, fd_out)?;
+        let (ipipe, opipe) = (input.pipe(), output.pipe());
+        if (ipipe.is_some() && off_in.is_some()) || (opipe.is_some() && off_out.is_some()) {
+            return Err(Errno::ESPIPE);
+        }
+        if !input.readable || !output.writable {
+            return Err(Errno::EBADF);
+        }
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        match (ipipe, opipe) {
+            (Some(i), Some(o)) => {
+                if i == o {
+                    return Err(Errno::EINVAL);
+                }
+                let nonblock = flags.nonblock || input.nonblock || output.nonblock;
+                let (ip, op, pages) = self.two_pipes(i, o);
+                ip.splice_to(op, pages, len, nonblock).map_err(pipe_errno)
+            }
+            (Some(i), None) => {
+                let FileKind::Regular(ino) = output.kind else {
+                    unreachable!("not a pipe: regular")
+                };
+                let pos = off_out.as_deref().copied().unwrap_or(output.pos);
+                verify_area(pos, len as u64)?;
+                let nonblock = flags.nonblock || input.nonblock;
+                let Kernel {
+                    pipes,
+                    pages,
+                    inodes,
+                    ..
+                } = self;
+                let data = pipes
+                    .get_mut(&i)
+                    .expect("pipe")
+                    .read(pages, len, nonblock)
+                    .map_err(pipe_errno)?;
+                let n =
+                    inodes
+                        .get_mut(&ino)
+                        .expect("inode")
+                        .write_at(pages, pos, Source::Slice(&data));
+                self.advance(pid, fd_out, off_out, pos, n)?;
+                Ok(n)
+            }
+            (None, Some(o)) => {
+                let FileKind::Regular(ino) = input.kind else {
+                    unreachable!("not a pipe: regular")
+                };
+                let pos = off_in.as_deref().copied().unwrap_or(input.pos);
+                verify_area(pos, len as u64)?;
+                let nonblock = flags.nonblock || output.nonblock;
+                let n = self.splice_file_to_pipe(ino, pos, o, len, nonblock)?;
+                self.advance(pid, fd_in, off_in, pos, n)?;
+                Ok(n)
+            }
+            (None, None) => Err(Errno::EINVAL),
+        }
+    }
+
+    /// Move the file position (or the caller's offset) past `n` bytes.
+    fn advance(
+        &mut self,
+        pid: Pid,
+        fd: Fd,
+        off: Option<&mut u64>,
+        pos: u64,
+        n: usize,
+    ) -> Result<(), Errno> {
+        match off {
+            Some(o) => *o = pos + n as u64,
+            None => self.file_mut(pid, fd)?.pos = pos + n as u64,
+        }
+        Ok(())
+    }
+
+    /// `splice_file_to_pipe`: wait for room, then put references to the
+    /// file's page-cache pages into the pipe (`shmem_file_splice_read`: a
+    /// hole goes in as the zero page), one slot per page piece, up to the
+    /// room left, `len` and the end of the file.
+    fn splice_file_to_pipe(
+        &mut self,
+        ino: InodeId,
+        pos: u64,
+        id: PipeId,
+        len: usize,
+        nonblock: bool,
+    ) -> Result<usize, Errno> {
+        let Kernel {
+            pipes,
+            pages,
+            inodes,
+            ..
+        } = self;
+        let pipe = pipes.get_mut(&id).expect("pipe");
+        let inode = inodes.get_mut(&ino).expect("inode");
+        pipe.wait_for_space(nonblock).map_err(pipe_errno)?;
+        if len == 0 {
+            return Ok(0);
+        }
+        let room = (pipe.max_usage() - pipe.occupancy()) as usize * PAGE_SIZE;
+        let mut len = len.min(room).min(MAX_RW_COUNT as usize);
+        let mut pos = pos;
+        let mut total = 0usize;
+        while len > 0 && pos < inode.size {
+            let index = pos / PAGE_SIZE as u64;
+            let offset = (pos % PAGE_SIZE as u64) as usize;
+            let n = ((inode.size - pos).min(len as u64) as usize).min(PAGE_SIZE - offset);
+            let (page, origin) = match inode.page(index) {
+                FilePage::Hole => (pages.zero_page(), BufOrigin::PageCache),
+                _ => (inode.materialise(pages, index), BufOrigin::PageCache),
+            };
+            pipe.add_page(pages, page, offset, n, BufFlags::NONE, origin)
+                .map_err(pipe_errno)?;
+            total += n;
+            len -= n;
+            pos += n as u64;
+            if pipe.is_full() {
+                break;
+            }
+        }
+        Ok(total)
+    }
+
+    /// tee(2): duplicate up to `len` bytes of pipe `fd_in` into pipe
+    /// `fd_out` without consuming them.
+    ///
+    /// # Errors
+    /// `EBADF`, `EINVAL` (not two distinct pipes), `EPIPE`, `EAGAIN`,
+    /// [`super::BLOCKED`].
+    pub fn tee(
+        &mut self,
+        pid: Pid,
+        fd_in: Fd,
+        fd_out: Fd,
+        len: u64,
+        flags: SpliceFlags,
+    ) -> Result<usize, Errno> {
+        if len == 0 {
+            return Ok(0);
+        }
+        let input = self.file(pid, fd_in)?;
+        let output = self.file(pid, fd_out)?;
+        if !input.readable || !output.writable {
+            return Err(Errno::EBADF);
+        }
+        match (input.pipe(), output.pipe()) {
+            (Some(i), Some(o)) if i != o => {
+                let nonblock = flags.nonblock || input.nonblock || output.nonblock;
+                let (ip, op, pages) = self.two_pipes(i, o);
+                let len = usize::try_from(len).unwrap_or(usize::MAX);
+                ip.tee_to(op, pages, len, nonblock).map_err(pipe_errno)
+            }
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    /// sendfile(2) of up to `count` bytes from `fd_in` (a regular file) to
+    /// `fd_out`: into a pipe by page reference, into a file by copy.
+    ///
+    /// # Errors
+    /// `EBADF`, `ESPIPE` (an offset on a pipe), `EINVAL` (input not a
+    /// regular file, offset overflow), `EPIPE`, `EAGAIN`,
+    /// [`super::BLOCKED`].
+    pub fn sendfile(
+        &mut self,
+        pid: Pid,
+        fd_out: Fd,
+        fd_in: Fd,
+        offset: Option<&mut u64>,
+        count: u64,
+    ) -> Result<usize, Errno> {
+        let input = self.file(pid, fd_in)?;
+        if !input.readable {
+            return Err(Errno::EBADF);
+        }
+        if offset.is_some() && !input.seekable() {
+            return Err(Errno::ESPIPE);
+        }
+        let pos = offset.as_deref().copied().unwrap_or(input.pos);
+        verify_area(pos, count)?;
+        let count = count.min(MAX_RW_COUNT) as usize;
+        let output = self.file(pid, fd_out)?;
+        if !output.writable {
+            return Err(Errno::EBADF);
+        }
+        let n = match output.pipe() {
+            Some(o) => {
+                let nonblock = output.nonblock;
+                self.pipes[&o]
+                    .wait_for_space(nonblock)
+                    .map_err(pipe_errno)?;
+                let ino = regular(&input)?;
+                self.splice_file_to_pipe(ino, pos, o, count, nonblock)?
+            }
+            None => {
+                verify_area(output.pos, count as u64)?;
+                let ino = regular(&input)?;
+                let out_ino = regular(&output)?;
+                let mut data = Vec::new();
+                let n = self.inodes[&ino].read_at(&self.pages, pos, count, &mut data);
+                let Kernel { inodes, pages, .. } = self;
+                inodes.get_mut(&out_ino).expect("inode").write_at(
+                    pages,
+                    output.pos,
+                    Source::Slice(&data),
+                );
+                self.file_mut(pid, fd_out)?.pos += n as u64;
+                n
+            }
+        };
+        self.advance(pid, fd_in, offset, pos, n)?;
+        Ok(n)
+    }
+}
+
+/// The inode of a regular file; anything else has no `splice_read` and
+/// answers `-EINVAL`.
+fn regular(file: &File) -> Result<InodeId, Errno> {
+    match file.kind {
+        FileKind::Regular(ino) => Ok(ino),
+        _ => Err(Errno::EINVAL),
+    }
+}
