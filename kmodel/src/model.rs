@@ -5,12 +5,10 @@ use std::fmt::Write as _;
 use page_refs::{Holder, HolderKind, PAGE_SIZE, Source, Stamp};
 
 use crate::kernel::{
-    BLOCKED, BufferId, Errno, Fcntl, Fd, InodeId, Kernel, KernelConfig, Pid, PipeId, Pte,
-    SpliceFlags, UserRange,
+    BLOCKED, BufferId, Errno, Fcntl, Fd, InodeId, Kernel, KernelConfig, Pid, PipeId, Pte, SpliceFlags, UserRange,
 };
 use crate::scenario::{
-    Backend, BackendError, End, Expectation, FcntlCmd, ObjKind, Op, Outcome, Range, Scenario, Step,
-    StepResult,
+    Backend, BackendError, End, Expectation, FcntlCmd, ObjKind, Op, Outcome, Range, Scenario, Step, StepResult,
 };
 
 /// A descriptor number that is never open: operations on a closed name
@@ -51,12 +49,7 @@ impl ModelBackend {
     pub fn new(config: KernelConfig) -> Self {
         let kernel = Kernel::new(config);
         let pid = kernel.init_pid();
-        ModelBackend {
-            kernel,
-            pid,
-            handles: Vec::new(),
-            check_each_step: true,
-        }
+        ModelBackend { kernel, pid, handles: Vec::new(), check_each_step: true }
     }
 
     /// Turn the per-step invariant check off (benchmarks, long runs).
@@ -72,11 +65,7 @@ impl ModelBackend {
     }
 
     fn handle(&self, id: crate::scenario::ObjId) -> Handle {
-        self.handles
-            .get(id.0)
-            .copied()
-            .flatten()
-            .unwrap_or(Handle::Failed)
+        self.handles.get(id.0).copied().flatten().unwrap_or(Handle::Failed)
     }
 
     fn fd(&self, fd: crate::scenario::Fd) -> Fd {
@@ -90,23 +79,14 @@ impl ModelBackend {
 
     fn user_range(&self, r: &Range) -> Option<UserRange> {
         match self.handle(r.buffer) {
-            Handle::Buffer(b) => Some(UserRange {
-                buffer: b,
-                start: r.start as usize,
-                len: r.len() as usize,
-            }),
+            Handle::Buffer(b) => Some(UserRange { buffer: b, start: r.start as usize, len: r.len() as usize }),
             _ => None,
         }
     }
 
     /// Run `f` with O_NONBLOCK set on `fds` when `nonblock`, restoring the
     /// previous flags after, as the Linux runner does with F_SETFL.
-    fn with_nonblock<T>(
-        &mut self,
-        fds: &[Fd],
-        nonblock: bool,
-        f: impl FnOnce(&mut Kernel, Pid) -> T,
-    ) -> T {
+    fn with_nonblock<T>(&mut self, fds: &[Fd], nonblock: bool, f: impl FnOnce(&mut Kernel, Pid) -> T) -> T {
         let pid = self.pid;
         let mut saved = Vec::new();
         if nonblock {
@@ -133,34 +113,17 @@ impl ModelBackend {
             },
             ObjKind::Pipe => match self.kernel.pipe2(pid) {
                 Ok((r, w)) => {
-                    let id = match self
-                        .kernel
-                        .process(pid)
-                        .and_then(|p| p.fds.get(r))
-                        .map(|f| f.kind)
-                    {
+                    let id = match self.kernel.process(pid).and_then(|p| p.fds.get(r)).map(|f| f.kind) {
                         Some(crate::kernel::FileKind::PipeRead(id)) => id,
                         _ => unreachable!("pipe2 installs a read end"),
                     };
-                    (
-                        Handle::Pipe {
-                            id,
-                            r: Some(r),
-                            w: Some(w),
-                        },
-                        Outcome::Ok,
-                    )
+                    (Handle::Pipe { id, r: Some(r), w: Some(w) }, Outcome::Ok)
                 }
                 Err(e) => (Handle::Failed, Outcome::Err(e)),
             },
             ObjKind::File { pages, byte } => match self.kernel.create_file(pid, pages, byte) {
                 Ok(fd) => {
-                    let ino = match self
-                        .kernel
-                        .process(pid)
-                        .and_then(|p| p.fds.get(fd))
-                        .map(|f| f.kind)
-                    {
+                    let ino = match self.kernel.process(pid).and_then(|p| p.fds.get(fd)).map(|f| f.kind) {
                         Some(crate::kernel::FileKind::Regular(ino)) => ino,
                         _ => unreachable!("create_file installs a regular file"),
                     };
@@ -186,24 +149,16 @@ impl ModelBackend {
                 Some(r) => Outcome::from_unit(self.kernel.user_fill(pid, r, *byte)),
                 None => Outcome::Err(Errno::EFAULT),
             },
-            Op::Write {
-                fd,
-                len,
-                byte,
-                nonblock,
-            } => {
+            Op::Write { fd, len, byte, nonblock } => {
                 let fd = self.fd(*fd);
                 let len = usize::try_from(*len).unwrap_or(usize::MAX);
                 let src = Source::Fill { byte: *byte, len };
-                Outcome::from_count(
-                    self.with_nonblock(&[fd], *nonblock, |k, pid| k.write(pid, fd, src)),
-                )
+                Outcome::from_count(self.with_nonblock(&[fd], *nonblock, |k, pid| k.write(pid, fd, src)))
             }
             Op::Read { fd, len, nonblock } => {
                 let fd = self.fd(*fd);
                 let mut out = Vec::new();
-                match self.with_nonblock(&[fd], *nonblock, |k, pid| k.read(pid, fd, *len, &mut out))
-                {
+                match self.with_nonblock(&[fd], *nonblock, |k, pid| k.read(pid, fd, *len, &mut out)) {
                     Ok(_) => Outcome::Data(out),
                     Err(e) => Outcome::Err(e),
                 }
@@ -216,83 +171,36 @@ impl ModelBackend {
                     Err(e) => Outcome::Err(e),
                 }
             }
-            Op::Vmsplice {
-                fd,
-                ranges,
-                gift,
-                nonblock,
-            } => {
+            Op::Vmsplice { fd, ranges, gift, nonblock } => {
                 let fd = self.fd(*fd);
-                let Some(iov) = ranges
-                    .iter()
-                    .map(|r| self.user_range(r))
-                    .collect::<Option<Vec<_>>>()
-                else {
+                let Some(iov) = ranges.iter().map(|r| self.user_range(r)).collect::<Option<Vec<_>>>() else {
                     return Ok(Outcome::Err(Errno::EFAULT));
                 };
-                let flags = SpliceFlags {
-                    gift: *gift,
-                    nonblock: *nonblock,
-                    ..SpliceFlags::default()
-                };
-                Outcome::from_count(
-                    self.with_nonblock(&[fd], *nonblock, |k, pid| k.vmsplice(pid, fd, &iov, flags)),
-                )
+                let flags = SpliceFlags { gift: *gift, nonblock: *nonblock, ..SpliceFlags::default() };
+                Outcome::from_count(self.with_nonblock(&[fd], *nonblock, |k, pid| k.vmsplice(pid, fd, &iov, flags)))
             }
-            Op::Splice {
-                input,
-                output,
-                len,
-                nonblock,
-                mov,
-                more,
-            } => {
+            Op::Splice { input, output, len, nonblock, mov, more } => {
                 let (fi, fo) = (self.fd(input.fd), self.fd(output.fd));
                 let (mut oi, mut oo) = (input.offset, output.offset);
-                let flags = SpliceFlags {
-                    mov: *mov,
-                    more: *more,
-                    nonblock: *nonblock,
-                    gift: false,
-                };
+                let flags = SpliceFlags { mov: *mov, more: *more, nonblock: *nonblock, gift: false };
                 Outcome::from_count(self.with_nonblock(&[fi, fo], *nonblock, |k, pid| {
                     k.splice(pid, fi, oi.as_mut(), fo, oo.as_mut(), *len, flags)
                 }))
             }
-            Op::Tee {
-                input,
-                output,
-                len,
-                nonblock,
-            } => {
+            Op::Tee { input, output, len, nonblock } => {
                 let (fi, fo) = (self.fd(*input), self.fd(*output));
-                let flags = SpliceFlags {
-                    nonblock: *nonblock,
-                    ..SpliceFlags::default()
-                };
-                Outcome::from_count(self.with_nonblock(&[fi, fo], *nonblock, |k, pid| {
-                    k.tee(pid, fi, fo, *len, flags)
-                }))
+                let flags = SpliceFlags { nonblock: *nonblock, ..SpliceFlags::default() };
+                Outcome::from_count(self.with_nonblock(&[fi, fo], *nonblock, |k, pid| k.tee(pid, fi, fo, *len, flags)))
             }
             Op::Sendfile { output, input, len } => {
                 let (fo, fi) = (self.fd(*output), self.fd(input.fd));
                 let mut off = input.offset;
                 Outcome::from_count(self.kernel.sendfile(pid, fo, fi, off.as_mut(), *len))
             }
-            Op::Pwrite {
-                fd,
-                offset,
-                len,
-                byte,
-            } => {
+            Op::Pwrite { fd, offset, len, byte } => {
                 let fd = self.fd(*fd);
                 let len = usize::try_from(*len).unwrap_or(usize::MAX);
-                Outcome::from_count(self.kernel.pwrite(
-                    pid,
-                    fd,
-                    Source::Fill { byte: *byte, len },
-                    *offset,
-                ))
+                Outcome::from_count(self.kernel.pwrite(pid, fd, Source::Fill { byte: *byte, len }, *offset))
             }
             Op::Fcntl { fd, cmd } => {
                 let fd = self.fd(*fd);
@@ -338,11 +246,7 @@ impl ModelBackend {
         let Some(r) = self.user_range(range) else {
             return Vec::new();
         };
-        let Some(buf) = self
-            .kernel
-            .process(self.pid)
-            .and_then(|p| p.mm.get(&r.buffer))
-        else {
+        let Some(buf) = self.kernel.process(self.pid).and_then(|p| p.mm.get(&r.buffer)) else {
             return Vec::new();
         };
         if r.len == 0 {
@@ -366,10 +270,7 @@ impl ModelBackend {
                 let name = find(&|x| matches!(x, Handle::Buffer(b) if b.0 == h.object));
                 format!("{name} page {} (user)", h.index)
             }
-            HolderKind::Pipe => format!(
-                "pipe {}",
-                find(&|x| matches!(x, Handle::Pipe { id, .. } if id.0 == h.object))
-            ),
+            HolderKind::Pipe => format!("pipe {}", find(&|x| matches!(x, Handle::Pipe { id, .. } if id.0 == h.object))),
             HolderKind::PageCache => {
                 let name = find(&|x| matches!(x, Handle::File { ino, .. } if ino.0 == h.object));
                 format!("page cache of {name} page {}", h.index)
@@ -380,12 +281,7 @@ impl ModelBackend {
     }
 
     /// The holders of `page`, grouped: `pipe p x2, page cache of f page 0`.
-    fn describe_holders(
-        &self,
-        scenario: &Scenario,
-        holders: &[Holder],
-        skip_user: Option<Holder>,
-    ) -> String {
+    fn describe_holders(&self, scenario: &Scenario, holders: &[Holder], skip_user: Option<Holder>) -> String {
         let mut names: Vec<(String, usize)> = Vec::new();
         for h in holders {
             if Some(*h) == skip_user || h.kind == HolderKind::Kernel {
@@ -397,11 +293,7 @@ impl ModelBackend {
                 None => names.push((n, 1)),
             }
         }
-        names
-            .into_iter()
-            .map(|(n, c)| if c > 1 { format!("{n} x{c}") } else { n })
-            .collect::<Vec<_>>()
-            .join(", ")
+        names.into_iter().map(|(n, c)| if c > 1 { format!("{n} x{c}") } else { n }).collect::<Vec<_>>().join(", ")
     }
 
     fn refs(&self, scenario: &Scenario, range: &Range) -> String {
@@ -416,19 +308,14 @@ impl ModelBackend {
             match pte {
                 Pte::None => out.push_str("untouched (no page)"),
                 Pte::Zero => {
-                    let others =
-                        self.describe_holders(scenario, pages.holders(pages.zero_page()), None);
+                    let others = self.describe_holders(scenario, pages.holders(pages.zero_page()), None);
                     out.push_str("zero page, a write copies it");
                     if !others.is_empty() {
                         let _ = write!(out, " (zero page also in {others})");
                     }
                 }
                 Pte::Page(p) => {
-                    let user = pages
-                        .holders(p)
-                        .iter()
-                        .copied()
-                        .find(|h| h.kind == HolderKind::User);
+                    let user = pages.holders(p).iter().copied().find(|h| h.kind == HolderKind::User);
                     let kernel = self.describe_holders(scenario, pages.holders(p), user);
                     let _ = write!(out, "{p}, {} refs: user", pages.refcount(p));
                     if kernel.is_empty() {
@@ -439,11 +326,7 @@ impl ModelBackend {
                 }
             }
         }
-        if out.is_empty() {
-            format!("{name}: no pages in range")
-        } else {
-            out
-        }
+        if out.is_empty() { format!("{name}: no pages in range") } else { out }
     }
 
     /// The kernel holders keeping a page of `range` busy, by page.
@@ -454,11 +337,7 @@ impl ModelBackend {
             .into_iter()
             .filter_map(|(i, pte)| match pte {
                 Pte::Page(p) if pages.holders(p).iter().any(Holder::is_kernel) => {
-                    let user = pages
-                        .holders(p)
-                        .iter()
-                        .copied()
-                        .find(|h| h.kind == HolderKind::User);
+                    let user = pages.holders(p).iter().copied().find(|h| h.kind == HolderKind::User);
                     Some(format!(
                         "{name} page {i} is held by {}",
                         self.describe_holders(scenario, pages.holders(p), user)
@@ -491,21 +370,15 @@ impl Backend for ModelBackend {
     }
 
     fn step(&mut self, scenario: &Scenario, step: &Step) -> Result<StepResult, BackendError> {
-        self.kernel.set_stamp(Stamp {
-            step: step.line as u32,
-            time_ns: 0,
-        });
+        self.kernel.set_stamp(Stamp { step: step.line as u32, time_ns: 0 });
         let outcome = match self.exec(scenario, &step.op) {
             Ok(o) => o,
             Err(e) => Outcome::Err(e),
         };
         if self.check_each_step {
-            self.kernel.check_invariants().map_err(|e| {
-                BackendError(format!(
-                    "{}:{}: after this step: {e}",
-                    scenario.path, step.line
-                ))
-            })?;
+            self.kernel
+                .check_invariants()
+                .map_err(|e| BackendError(format!("{}:{}: after this step: {e}", scenario.path, step.line)))?;
         }
         Ok(match outcome {
             Outcome::Err(e) if e == BLOCKED => StepResult::Blocked,
@@ -514,8 +387,6 @@ impl Backend for ModelBackend {
     }
 
     fn finish(&mut self) -> Result<(), BackendError> {
-        self.kernel
-            .teardown_and_check()
-            .map_err(|e| BackendError(format!("at teardown: {e}")))
+        self.kernel.teardown_and_check().map_err(|e| BackendError(format!("at teardown: {e}")))
     }
 }

@@ -84,10 +84,7 @@ impl PageArena {
         let mut arena = PageArena {
             frames: Slab::new(),
             generations: Vec::new(),
-            zero: PageId {
-                index: 0,
-                generation: 0,
-            },
+            zero: PageId { index: 0, generation: 0 },
             log: log.then(Vec::new),
             now: Stamp::default(),
             freed: 0,
@@ -132,17 +129,8 @@ impl PageArena {
         self.generations[key] = generation.wrapping_add(1);
         let mut holders = SmallVec::new();
         holders.push(holder);
-        entry.insert(Frame {
-            generation,
-            refcount: AtomicU32::new(1),
-            holders,
-            content,
-            version: 0,
-        });
-        let id = PageId {
-            index: key as u32,
-            generation,
-        };
+        entry.insert(Frame { generation, refcount: AtomicU32::new(1), holders, content, version: 0 });
+        let id = PageId { index: key as u32, generation };
         self.record(id, EventKind::Alloc, holder);
         id
     }
@@ -160,10 +148,7 @@ impl PageArena {
     /// If `id` is not live: taking a reference to a freed page is a broken
     /// model invariant.
     pub fn get(&mut self, id: PageId, holder: Holder) {
-        assert!(
-            self.try_get(id, holder),
-            "get of freed page {id} for {holder}"
-        );
+        assert!(self.try_get(id, holder), "get of freed page {id} for {holder}");
     }
 
     /// Take a reference unless the page is already freed
@@ -185,9 +170,7 @@ impl PageArena {
     /// If the page is not live or `holder` holds no reference to it.
     pub fn put(&mut self, id: PageId, holder: Holder) -> bool {
         let zero = self.zero;
-        let frame = self
-            .frame_mut(id)
-            .unwrap_or_else(|| panic!("put of freed page {id} by {holder}"));
+        let frame = self.frame_mut(id).unwrap_or_else(|| panic!("put of freed page {id} by {holder}"));
         let pos = frame
             .holders
             .iter()
@@ -195,10 +178,7 @@ impl PageArena {
             .unwrap_or_else(|| panic!("put of page {id} by {holder}, which holds no reference"));
         frame.holders.remove(pos);
         let old = frame.refcount.fetch_sub(1, Ordering::Relaxed);
-        assert!(
-            old > 0,
-            "page refcount underflow: page {id}, holder {holder}"
-        );
+        assert!(old > 0, "page refcount underflow: page {id}, holder {holder}");
         self.record(id, EventKind::Put, holder);
         if old == 1 {
             assert!(id != zero, "the zero page was freed");
@@ -217,16 +197,12 @@ impl PageArena {
     /// # Panics
     /// If the page is not live or `from` holds no reference.
     pub fn transfer(&mut self, id: PageId, from: Holder, to: Holder) {
-        let frame = self
-            .frame_mut(id)
-            .unwrap_or_else(|| panic!("transfer of freed page {id}"));
+        let frame = self.frame_mut(id).unwrap_or_else(|| panic!("transfer of freed page {id}"));
         let pos = frame
             .holders
             .iter()
             .rposition(|h| *h == from)
-            .unwrap_or_else(|| {
-                panic!("transfer of page {id} from {from}, which holds no reference")
-            });
+            .unwrap_or_else(|| panic!("transfer of page {id} from {from}, which holds no reference"));
         frame.holders[pos] = to;
         self.record(id, EventKind::Put, from);
         self.record(id, EventKind::Get, to);
@@ -240,19 +216,10 @@ impl PageArena {
     pub fn write(&mut self, id: PageId, offset: usize, src: Source<'_>) {
         assert!(id != self.zero, "write to the zero page");
         let len = src.len();
-        let frame = self
-            .frame_mut(id)
-            .unwrap_or_else(|| panic!("write to freed page {id}"));
+        let frame = self.frame_mut(id).unwrap_or_else(|| panic!("write to freed page {id}"));
         frame.content.write(offset, src);
         frame.version = frame.version.wrapping_add(1);
-        self.record(
-            id,
-            EventKind::Write {
-                offset: offset as u16,
-                len: len as u16,
-            },
-            Holder::KERNEL,
-        );
+        self.record(id, EventKind::Write { offset: offset as u16, len: len as u16 }, Holder::KERNEL);
     }
 
     /// Append `len` bytes of page `id` from `offset` to `out`.
@@ -282,9 +249,7 @@ impl PageArena {
 
     /// Whether `id` names a live frame (not freed, not a stale generation).
     pub fn is_live(&self, id: PageId) -> bool {
-        self.frames
-            .get(id.index as usize)
-            .is_some_and(|f| f.generation == id.generation)
+        self.frames.get(id.index as usize).is_some_and(|f| f.generation == id.generation)
     }
 
     /// Live frames, the zero page included.
@@ -299,15 +264,7 @@ impl PageArena {
 
     /// Every live page with its holders.
     pub fn iter(&self) -> impl Iterator<Item = (PageId, &[Holder])> + '_ {
-        self.frames.iter().map(|(k, f)| {
-            (
-                PageId {
-                    index: k as u32,
-                    generation: f.generation,
-                },
-                &f.holders[..],
-            )
-        })
+        self.frames.iter().map(|(k, f)| (PageId { index: k as u32, generation: f.generation }, &f.holders[..]))
     }
 
     /// The event log (empty for an arena made [`without_log`](Self::without_log)).
@@ -336,9 +293,7 @@ impl PageArena {
             }
         }
         if !self.is_live(self.zero) || !self.holders(self.zero).contains(&Holder::KERNEL) {
-            return Err(InvariantError(
-                "the zero page lost its kernel reference".into(),
-            ));
+            return Err(InvariantError("the zero page lost its kernel reference".into()));
         }
         Ok(())
     }
@@ -350,18 +305,12 @@ impl PageArena {
     /// The leaked pages and their holders.
     pub fn check_teardown(&self) -> Result<(), InvariantError> {
         self.check_invariants()?;
-        let leaked: Vec<String> = self
-            .iter()
-            .filter(|(_, h)| *h != [Holder::KERNEL])
-            .map(|(id, h)| format!("{id} held by {h:?}"))
-            .collect();
+        let leaked: Vec<String> =
+            self.iter().filter(|(_, h)| *h != [Holder::KERNEL]).map(|(id, h)| format!("{id} held by {h:?}")).collect();
         if leaked.is_empty() {
             Ok(())
         } else {
-            Err(InvariantError(format!(
-                "pages leaked at teardown: {}",
-                leaked.join("; ")
-            )))
+            Err(InvariantError(format!("pages leaked at teardown: {}", leaked.join("; "))))
         }
     }
 
@@ -389,12 +338,7 @@ impl PageArena {
     fn record(&mut self, page: PageId, kind: EventKind, holder: Holder) {
         tracing::trace!(target: "page_refs", %page, ?kind, %holder, step = self.now.step, "page event");
         if let Some(log) = &mut self.log {
-            log.push(Event {
-                stamp: self.now,
-                page,
-                kind,
-                holder,
-            });
+            log.push(Event { stamp: self.now, page, kind, holder });
         }
     }
 }
@@ -417,10 +361,7 @@ mod tests {
         assert!(!a.is_live(p));
         let q = a.alloc(U0);
         assert_eq!(q.index, p.index, "slot reused");
-        assert!(
-            !a.try_get(p, P1),
-            "stale id must not resurrect the new frame"
-        );
+        assert!(!a.try_get(p, P1), "stale id must not resurrect the new frame");
         assert_eq!(a.refcount(q), 1);
         a.put(q, U0);
         a.check_teardown().unwrap();
@@ -465,34 +406,16 @@ mod tests {
     #[test]
     fn event_log_records_get_put_write_free() {
         let mut a = PageArena::new();
-        a.set_stamp(Stamp {
-            step: 7,
-            time_ns: 0,
-        });
+        a.set_stamp(Stamp { step: 7, time_ns: 0 });
         let p = a.alloc(U0);
         a.write(p, 0, Source::Fill { byte: 1, len: 10 });
         a.put(p, U0);
-        let kinds: Vec<_> = a
-            .events()
-            .iter()
-            .filter(|e| e.page == p)
-            .map(|e| e.kind)
-            .collect();
+        let kinds: Vec<_> = a.events().iter().filter(|e| e.page == p).map(|e| e.kind).collect();
         assert_eq!(
             kinds,
-            vec![
-                EventKind::Alloc,
-                EventKind::Write { offset: 0, len: 10 },
-                EventKind::Put,
-                EventKind::Free
-            ]
+            vec![EventKind::Alloc, EventKind::Write { offset: 0, len: 10 }, EventKind::Put, EventKind::Free]
         );
-        assert!(
-            a.events()
-                .iter()
-                .filter(|e| e.page == p)
-                .all(|e| e.stamp.step == 7)
-        );
+        assert!(a.events().iter().filter(|e| e.page == p).all(|e| e.stamp.step == 7));
     }
 
     #[test]
@@ -510,10 +433,6 @@ mod tests {
 
     #[test]
     fn frame_bookkeeping_is_small() {
-        assert!(
-            PageArena::bookkeeping_bytes_per_page() < 128,
-            "{}",
-            PageArena::bookkeeping_bytes_per_page()
-        );
+        assert!(PageArena::bookkeeping_bytes_per_page() < 128, "{}", PageArena::bookkeeping_bytes_per_page());
     }
 }

@@ -41,10 +41,7 @@ impl<'a> Source<'a> {
         match *self {
             Source::Fill { byte, len } => {
                 assert!(n <= len, "Source::split_at({n}) past {len}");
-                (
-                    Source::Fill { byte, len: n },
-                    Source::Fill { byte, len: len - n },
-                )
+                (Source::Fill { byte, len: n }, Source::Fill { byte, len: len - n })
             }
             Source::Slice(s) => {
                 let (a, b) = s.split_at(n);
@@ -79,10 +76,7 @@ impl Content {
     /// If the write runs past the end of the page (a broken caller).
     pub fn write(&mut self, offset: usize, src: Source<'_>) {
         let end = offset + src.len();
-        assert!(
-            end <= PAGE_SIZE,
-            "page write {offset}..{end} past the page end"
-        );
+        assert!(end <= PAGE_SIZE, "page write {offset}..{end} past the page end");
         if src.is_empty() {
             return;
         }
@@ -95,11 +89,7 @@ impl Content {
                 return;
             }
         }
-        if let Source::Fill {
-            byte,
-            len: PAGE_SIZE,
-        } = src
-        {
+        if let Source::Fill { byte, len: PAGE_SIZE } = src {
             *self = Content::Uniform(byte);
             return;
         }
@@ -115,10 +105,7 @@ impl Content {
     /// # Panics
     /// If the range runs past the end of the page.
     pub fn read_into(&self, offset: usize, len: usize, out: &mut Vec<u8>) {
-        assert!(
-            offset + len <= PAGE_SIZE,
-            "page read {offset}+{len} past the page end"
-        );
+        assert!(offset + len <= PAGE_SIZE, "page read {offset}+{len} past the page end");
         match self {
             Content::Uniform(b) => out.resize(out.len() + len, *b),
             Content::Bytes(bytes) => out.extend_from_slice(&bytes[offset..offset + len]),
@@ -151,13 +138,7 @@ mod tests {
     #[test]
     fn uniform_fill_of_whole_page_stays_uniform() {
         let mut c = Content::default();
-        c.write(
-            0,
-            Source::Fill {
-                byte: b'A',
-                len: PAGE_SIZE,
-            },
-        );
+        c.write(0, Source::Fill { byte: b'A', len: PAGE_SIZE });
         assert_eq!(c, Content::Uniform(b'A'));
     }
 

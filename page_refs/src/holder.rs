@@ -39,46 +39,26 @@ pub struct Holder {
 impl Holder {
     /// The user mapping `buffer`, page `page`.
     pub const fn user(buffer: u32, page: u32) -> Self {
-        Self {
-            kind: HolderKind::User,
-            object: buffer,
-            index: page,
-        }
+        Self { kind: HolderKind::User, object: buffer, index: page }
     }
 
     /// A slot of pipe `pipe`.
     pub const fn pipe(pipe: u32) -> Self {
-        Self {
-            kind: HolderKind::Pipe,
-            object: pipe,
-            index: 0,
-        }
+        Self { kind: HolderKind::Pipe, object: pipe, index: 0 }
     }
 
     /// The page cache of file `file`, page `page`.
     pub const fn page_cache(file: u32, page: u32) -> Self {
-        Self {
-            kind: HolderKind::PageCache,
-            object: file,
-            index: page,
-        }
+        Self { kind: HolderKind::PageCache, object: file, index: page }
     }
 
     /// Socket `socket`, segment or queue entry `index`.
     pub const fn socket(socket: u32, index: u32) -> Self {
-        Self {
-            kind: HolderKind::Socket,
-            object: socket,
-            index,
-        }
+        Self { kind: HolderKind::Socket, object: socket, index }
     }
 
     /// The kernel's permanent reference to the zero page.
-    pub const KERNEL: Holder = Holder {
-        kind: HolderKind::Kernel,
-        object: 0,
-        index: 0,
-    };
+    pub const KERNEL: Holder = Holder { kind: HolderKind::Kernel, object: 0, index: 0 };
 
     /// Whether this is a kernel object (anything but a user mapping).
     pub fn is_kernel(&self) -> bool {

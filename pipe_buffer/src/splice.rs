@@ -172,7 +172,8 @@ impl PipeInodeInfo {
             }
             let ibuf = *self.slot(i_tail);
             pages.get(ibuf.page, out.holder());
-            let mut obuf = PipeBuffer { flags: ibuf.flags.without(BufFlags::GIFT).without(BufFlags::CAN_MERGE), ..ibuf };
+            let mut obuf =
+                PipeBuffer { flags: ibuf.flags.without(BufFlags::GIFT).without(BufFlags::CAN_MERGE), ..ibuf };
             if obuf.len as usize > len {
                 obuf.len = len as u32;
             }

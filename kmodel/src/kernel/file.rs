@@ -66,14 +66,10 @@ const FIRST_FD: usize = 3;
 impl FdTable {
     /// Install `file` at the lowest free number.
     pub fn install(&mut self, file: File) -> Fd {
-        let slot = self
-            .files
-            .iter()
-            .position(Option::is_none)
-            .unwrap_or_else(|| {
-                self.files.push(None);
-                self.files.len() - 1
-            });
+        let slot = self.files.iter().position(Option::is_none).unwrap_or_else(|| {
+            self.files.push(None);
+            self.files.len() - 1
+        });
         self.files[slot] = Some(file);
         Fd((slot + FIRST_FD) as i32)
     }
@@ -99,9 +95,6 @@ impl FdTable {
 
     /// Every open descriptor.
     pub fn iter(&self) -> impl Iterator<Item = (Fd, &File)> + '_ {
-        self.files
-            .iter()
-            .enumerate()
-            .filter_map(|(i, f)| f.as_ref().map(|f| (Fd((i + FIRST_FD) as i32), f)))
+        self.files.iter().enumerate().filter_map(|(i, f)| f.as_ref().map(|f| (Fd((i + FIRST_FD) as i32), f)))
     }
 }

@@ -37,13 +37,7 @@ pub struct Inode {
 impl Inode {
     /// A file of `pages` pages, every byte `byte` (written at creation).
     pub fn new(id: InodeId, pages: u64, byte: u8) -> Self {
-        Inode {
-            id,
-            size: pages * PAGE_SIZE as u64,
-            cache: BTreeMap::new(),
-            initial_pages: pages,
-            initial_byte: byte,
-        }
+        Inode { id, size: pages * PAGE_SIZE as u64, cache: BTreeMap::new(), initial_pages: pages, initial_byte: byte }
     }
 
     /// Its id.

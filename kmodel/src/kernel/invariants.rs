@@ -22,16 +22,12 @@ impl Kernel {
     pub fn check_invariants(&self) -> Result<(), InvariantError> {
         self.pages.check_invariants()?;
         let mut want: HashMap<PageId, Vec<Holder>> = HashMap::new();
-        want.entry(self.pages.zero_page())
-            .or_default()
-            .push(Holder::KERNEL);
+        want.entry(self.pages.zero_page()).or_default().push(Holder::KERNEL);
         for proc in self.procs.values() {
             for buf in proc.mm.values() {
                 for (i, pte) in buf.ptes().iter().enumerate() {
                     if let Pte::Page(p) = pte {
-                        want.entry(*p)
-                            .or_default()
-                            .push(Holder::user(buf.id().0, i as u32));
+                        want.entry(*p).or_default().push(Holder::user(buf.id().0, i as u32));
                     }
                 }
             }
@@ -49,24 +45,18 @@ impl Kernel {
         }
         for (page, holders) in &mut want {
             if !self.pages.is_live(*page) {
-                return Err(InvariantError(format!(
-                    "{page} is freed but still held by {holders:?}"
-                )));
+                return Err(InvariantError(format!("{page} is freed but still held by {holders:?}")));
             }
             let mut got = self.pages.holders(*page).to_vec();
             got.sort();
             holders.sort();
             if got != *holders {
-                return Err(InvariantError(format!(
-                    "{page}: recorded holders {got:?}, objects hold {holders:?}"
-                )));
+                return Err(InvariantError(format!("{page}: recorded holders {got:?}, objects hold {holders:?}")));
             }
         }
         for (page, holders) in self.pages.iter() {
             if !want.contains_key(&page) {
-                return Err(InvariantError(format!(
-                    "{page} held by {holders:?} but no object refers to it"
-                )));
+                return Err(InvariantError(format!("{page} held by {holders:?} but no object refers to it")));
             }
         }
         let mut ends: HashMap<super::PipeId, (u32, u32)> = HashMap::new();

@@ -40,10 +40,7 @@ pub struct UserBuffer {
 impl UserBuffer {
     /// A fresh mapping of `pages` untouched pages.
     pub fn new(id: BufferId, pages: usize) -> Self {
-        UserBuffer {
-            id,
-            ptes: vec![Pte::None; pages],
-        }
+        UserBuffer { id, ptes: vec![Pte::None; pages] }
     }
 
     /// Its id.
@@ -161,9 +158,7 @@ mod tests {
         assert_eq!(b.gup_read(&pages, 0), pages.zero_page());
         assert_eq!(b.pte(0), Pte::Zero);
         b.store(&mut pages, 10, Source::Fill { byte: 7, len: 4100 });
-        let Pte::Page(p0) = b.pte(0) else {
-            panic!("not faulted in")
-        };
+        let Pte::Page(p0) = b.pte(0) else { panic!("not faulted in") };
         assert_ne!(p0, pages.zero_page());
         assert_eq!(pages.content(p0).byte(9), 0);
         assert_eq!(pages.content(p0).byte(10), 7);

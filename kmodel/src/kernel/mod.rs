@@ -64,11 +64,7 @@ pub struct KernelConfig {
 
 impl Default for KernelConfig {
     fn default() -> Self {
-        KernelConfig {
-            pipe_limits: SizeLimits::default(),
-            max_map_pages: 1 << 22,
-            event_log: true,
-        }
+        KernelConfig { pipe_limits: SizeLimits::default(), max_map_pages: 1 << 22, event_log: true }
     }
 }
 
@@ -92,21 +88,10 @@ impl Default for Kernel {
 impl Kernel {
     /// A kernel with one process, [`Kernel::init_pid`].
     pub fn new(config: KernelConfig) -> Self {
-        let pages = if config.event_log {
-            PageArena::new()
-        } else {
-            PageArena::without_log()
-        };
+        let pages = if config.event_log { PageArena::new() } else { PageArena::without_log() };
         let mut procs = BTreeMap::new();
         procs.insert(Pid(1), Process::default());
-        Kernel {
-            pages,
-            pipes: BTreeMap::new(),
-            inodes: BTreeMap::new(),
-            procs,
-            config,
-            next_id: 1,
-        }
+        Kernel { pages, pipes: BTreeMap::new(), inodes: BTreeMap::new(), procs, config, next_id: 1 }
     }
 
     /// The first process.
@@ -203,9 +188,7 @@ impl Kernel {
         }
         self.proc_ref(pid)?;
         let id = BufferId(self.fresh_id());
-        self.proc_mut(pid)?
-            .mm
-            .insert(id, UserBuffer::new(id, pages as usize));
+        self.proc_mut(pid)?.mm.insert(id, UserBuffer::new(id, pages as usize));
         Ok(id)
     }
 
@@ -216,23 +199,14 @@ impl Kernel {
     /// # Errors
     /// `EFBIG` if the size cannot be represented.
     pub fn create_file(&mut self, pid: Pid, pages: u64, byte: u8) -> Result<Fd, Errno> {
-        if pages
-            .checked_mul(PAGE_SIZE as u64)
-            .is_none_or(|s| s > i64::MAX as u64)
-        {
+        if pages.checked_mul(PAGE_SIZE as u64).is_none_or(|s| s > i64::MAX as u64) {
             return Err(Errno::EFBIG);
         }
         self.proc_ref(pid)?;
         let id = InodeId(self.fresh_id());
         self.inodes.insert(id, Inode::new(id, pages, byte));
         let fds = &mut self.proc_mut(pid)?.fds;
-        Ok(fds.install(File {
-            kind: FileKind::Regular(id),
-            readable: true,
-            writable: true,
-            nonblock: false,
-            pos: 0,
-        }))
+        Ok(fds.install(File { kind: FileKind::Regular(id), readable: true, writable: true, nonblock: false, pos: 0 }))
     }
 
     /// A user store of `len` copies of `byte` at `range` (the program
@@ -242,27 +216,11 @@ impl Kernel {
     /// `EFAULT` if the range is outside the mapping.
     pub fn user_fill(&mut self, pid: Pid, range: UserRange, byte: u8) -> Result<(), Errno> {
         let Kernel { pages, procs, .. } = self;
-        let buf = procs
-            .get_mut(&pid)
-            .ok_or(Errno::ESRCH)?
-            .mm
-            .get_mut(&range.buffer)
-            .ok_or(Errno::EFAULT)?;
-        if range
-            .start
-            .checked_add(range.len)
-            .is_none_or(|e| e > buf.len())
-        {
+        let buf = procs.get_mut(&pid).ok_or(Errno::ESRCH)?.mm.get_mut(&range.buffer).ok_or(Errno::EFAULT)?;
+        if range.start.checked_add(range.len).is_none_or(|e| e > buf.len()) {
             return Err(Errno::EFAULT);
         }
-        buf.store(
-            pages,
-            range.start,
-            page_refs::Source::Fill {
-                byte,
-                len: range.len,
-            },
-        );
+        buf.store(pages, range.start, page_refs::Source::Fill { byte, len: range.len });
         Ok(())
     }
 
@@ -278,11 +236,7 @@ impl Kernel {
         let mut range = self.pipes.range_mut(lo..=hi);
         let first = range.next().expect("pipe exists").1;
         let last = range.next_back().expect("pipe exists").1;
-        if a < b {
-            (first, last, &mut self.pages)
-        } else {
-            (last, first, &mut self.pages)
-        }
+        if a < b { (first, last, &mut self.pages) } else { (last, first, &mut self.pages) }
     }
 
     /// Close everything and unmap everything: the machine shuts down.
@@ -324,10 +278,7 @@ pub(crate) fn pipe_errno(e: PipeError) -> Errno {
 /// `rw_verify_area`'s overflow check: `pos + count` must stay a valid
 /// `loff_t`.
 pub(crate) fn verify_area(pos: u64, count: u64) -> Result<(), Errno> {
-    if pos > i64::MAX as u64
-        || count > i64::MAX as u64
-        || pos.checked_add(count).is_none_or(|e| e > i64::MAX as u64)
-    {
+    if pos > i64::MAX as u64 || count > i64::MAX as u64 || pos.checked_add(count).is_none_or(|e| e > i64::MAX as u64) {
         Err(Errno::EINVAL)
     } else {
         Ok(())

@@ -73,10 +73,7 @@ impl Kernel {
             FileKind::Regular(ino) => {
                 verify_area(file.pos, src.len() as u64)?;
                 let Kernel { inodes, pages, .. } = self;
-                let n = inodes
-                    .get_mut(&ino)
-                    .expect("open file without inode")
-                    .write_at(pages, file.pos, src);
+                let n = inodes.get_mut(&ino).expect("open file without inode").write_at(pages, file.pos, src);
                 self.file_mut(pid, fd)?.pos += n as u64;
                 Ok(n)
             }
@@ -88,13 +85,7 @@ impl Kernel {
     /// # Errors
     /// `EINVAL` (negative or overflowing offset), `EBADF`, `ESPIPE` (not
     /// seekable: pipes).
-    pub fn pwrite(
-        &mut self,
-        pid: Pid,
-        fd: Fd,
-        src: Source<'_>,
-        offset: u64,
-    ) -> Result<usize, Errno> {
+    pub fn pwrite(&mut self, pid: Pid, fd: Fd, src: Source<'_>, offset: u64) -> Result<usize, Errno> {
         if offset > i64::MAX as u64 {
             return Err(Errno::EINVAL);
         }
@@ -107,14 +98,9 @@ impl Kernel {
         }
         verify_area(offset, src.len() as u64)?;
         let src = cap(src);
-        let FileKind::Regular(ino) = file.kind else {
-            unreachable!("seekable files are regular")
-        };
+        let FileKind::Regular(ino) = file.kind else { unreachable!("seekable files are regular") };
         let Kernel { inodes, pages, .. } = self;
-        Ok(inodes
-            .get_mut(&ino)
-            .expect("open file without inode")
-            .write_at(pages, offset, src))
+        Ok(inodes.get_mut(&ino).expect("open file without inode").write_at(pages, offset, src))
     }
 
     /// fcntl(2).
@@ -169,11 +155,7 @@ impl Kernel {
 
 /// A read or write moves at most [`MAX_RW_COUNT`] bytes.
 fn cap(src: Source<'_>) -> Source<'_> {
-    if src.len() as u64 > MAX_RW_COUNT {
-        src.split_at(MAX_RW_COUNT as usize).0
-    } else {
-        src
-    }
+    if src.len() as u64 > MAX_RW_COUNT { src.split_at(MAX_RW_COUNT as usize).0 } else { src }
 }
 
 impl Kernel {
@@ -182,13 +164,7 @@ impl Kernel {
     ///
     /// # Errors
     /// `EBADF`, `ENOTSOCK`.
-    pub fn recv(
-        &mut self,
-        pid: Pid,
-        fd: Fd,
-        _len: u64,
-        _out: &mut Vec<u8>,
-    ) -> Result<usize, Errno> {
+    pub fn recv(&mut self, pid: Pid, fd: Fd, _len: u64, _out: &mut Vec<u8>) -> Result<usize, Errno> {
         self.file(pid, fd)?;
         Err(Errno::ENOTSOCK)
     }

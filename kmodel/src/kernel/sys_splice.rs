@@ -32,13 +32,7 @@ impl Kernel {
     /// # Errors
     /// `EBADF` (closed, or not a pipe), `EINVAL` (too many iovecs),
     /// `EPIPE`, `EAGAIN`, [`super::BLOCKED`].
-    pub fn vmsplice(
-        &mut self,
-        pid: Pid,
-        fd: Fd,
-        iov: &[UserRange],
-        flags: SpliceFlags,
-    ) -> Result<usize, Errno> {
+    pub fn vmsplice(&mut self, pid: Pid, fd: Fd, iov: &[UserRange], flags: SpliceFlags) -> Result<usize, Errno> {
         let file = self.file(pid, fd)?;
         if !file.writable && !file.readable {
             return Err(Errno::EBADF);
@@ -52,10 +46,7 @@ impl Kernel {
         for r in iov {
             let len = (r.len as u64).min(MAX_RW_COUNT - total);
             total += len;
-            ranges.push(UserRange {
-                len: len as usize,
-                ..*r
-            });
+            ranges.push(UserRange { len: len as usize, ..*r });
         }
         if total == 0 {
             return Ok(0);
@@ -75,20 +66,11 @@ impl Kernel {
         iov: &[UserRange],
         flags: SpliceFlags,
     ) -> Result<usize, Errno> {
-        let Kernel {
-            pipes,
-            pages,
-            procs,
-            ..
-        } = self;
+        let Kernel { pipes, pages, procs, .. } = self;
         let pipe = pipes.get_mut(&id).expect("open pipe end without pipe");
         pipe.wait_for_space(flags.nonblock).map_err(pipe_errno)?;
         let mm = &mut procs.get_mut(&pid).ok_or(Errno::ESRCH)?.mm;
-        let buf_flags = if flags.gift {
-            BufFlags::GIFT
-        } else {
-            BufFlags::NONE
-        };
+        let buf_flags = if flags.gift { BufFlags::GIFT } else { BufFlags::NONE };
         let mut total = 0usize;
         for r in iov {
             let buf = mm.get_mut(&r.buffer).ok_or(Errno::EFAULT)?;
@@ -97,11 +79,7 @@ impl Kernel {
                 match pipe.add_page(pages, page, offset, len, buf_flags, BufOrigin::User) {
                     Ok(n) => total += n,
                     Err(e) => {
-                        return if total > 0 {
-                            Ok(total)
-                        } else {
-                            Err(pipe_errno(e))
-                        };
+                        return if total > 0 { Ok(total) } else { Err(pipe_errno(e)) };
                     }
                 }
             }
@@ -117,16 +95,9 @@ impl Kernel {
         flags: SpliceFlags,
     ) -> Result<usize, Errno> {
         let total: usize = iov.iter().map(|r| r.len).sum();
-        let Kernel {
-            pipes,
-            pages,
-            procs,
-            ..
-        } = self;
+        let Kernel { pipes, pages, procs, .. } = self;
         let pipe = pipes.get_mut(&id).expect("open pipe end without pipe");
-        let data = pipe
-            .read(pages, total, flags.nonblock)
-            .map_err(pipe_errno)?;
+        let data = pipe.read(pages, total, flags.nonblock).map_err(pipe_errno)?;
         let mm = &mut procs.get_mut(&pid).ok_or(Errno::ESRCH)?.mm;
         let mut rest = &data[..];
         for r in iov {
@@ -181,35 +152,18 @@ impl Kernel {
                 ip.splice_to(op, pages, len, nonblock).map_err(pipe_errno)
             }
             (Some(i), None) => {
-                let FileKind::Regular(ino) = output.kind else {
-                    unreachable!("not a pipe: regular")
-                };
+                let FileKind::Regular(ino) = output.kind else { unreachable!("not a pipe: regular") };
                 let pos = off_out.as_deref().copied().unwrap_or(output.pos);
                 verify_area(pos, len as u64)?;
                 let nonblock = flags.nonblock || input.nonblock;
-                let Kernel {
-                    pipes,
-                    pages,
-                    inodes,
-                    ..
-                } = self;
-                let data = pipes
-                    .get_mut(&i)
-                    .expect("pipe")
-                    .read(pages, len, nonblock)
-                    .map_err(pipe_errno)?;
-                let n =
-                    inodes
-                        .get_mut(&ino)
-                        .expect("inode")
-                        .write_at(pages, pos, Source::Slice(&data));
+                let Kernel { pipes, pages, inodes, .. } = self;
+                let data = pipes.get_mut(&i).expect("pipe").read(pages, len, nonblock).map_err(pipe_errno)?;
+                let n = inodes.get_mut(&ino).expect("inode").write_at(pages, pos, Source::Slice(&data));
                 self.advance(pid, fd_out, off_out, pos, n)?;
                 Ok(n)
             }
             (None, Some(o)) => {
-                let FileKind::Regular(ino) = input.kind else {
-                    unreachable!("not a pipe: regular")
-                };
+                let FileKind::Regular(ino) = input.kind else { unreachable!("not a pipe: regular") };
                 let pos = off_in.as_deref().copied().unwrap_or(input.pos);
                 verify_area(pos, len as u64)?;
                 let nonblock = flags.nonblock || output.nonblock;
@@ -222,14 +176,7 @@ impl Kernel {
     }
 
     /// Move the file position (or the caller's offset) past `n` bytes.
-    fn advance(
-        &mut self,
-        pid: Pid,
-        fd: Fd,
-        off: Option<&mut u64>,
-        pos: u64,
-        n: usize,
-    ) -> Result<(), Errno> {
+    fn advance(&mut self, pid: Pid, fd: Fd, off: Option<&mut u64>, pos: u64, n: usize) -> Result<(), Errno> {
         match off {
             Some(o) => *o = pos + n as u64,
             None => self.file_mut(pid, fd)?.pos = pos + n as u64,
@@ -249,12 +196,7 @@ impl Kernel {
         len: usize,
         nonblock: bool,
     ) -> Result<usize, Errno> {
-        let Kernel {
-            pipes,
-            pages,
-            inodes,
-            ..
-        } = self;
+        let Kernel { pipes, pages, inodes, .. } = self;
         let pipe = pipes.get_mut(&id).expect("pipe");
         let inode = inodes.get_mut(&ino).expect("inode");
         pipe.wait_for_space(nonblock).map_err(pipe_errno)?;
@@ -273,8 +215,7 @@ impl Kernel {
                 FilePage::Hole => (pages.zero_page(), BufOrigin::PageCache),
                 _ => (inode.materialise(pages, index), BufOrigin::PageCache),
             };
-            pipe.add_page(pages, page, offset, n, BufFlags::NONE, origin)
-                .map_err(pipe_errno)?;
+            pipe.add_page(pages, page, offset, n, BufFlags::NONE, origin).map_err(pipe_errno)?;
             total += n;
             len -= n;
             pos += n as u64;
@@ -291,14 +232,7 @@ impl Kernel {
     /// # Errors
     /// `EBADF`, `EINVAL` (not two distinct pipes), `EPIPE`, `EAGAIN`,
     /// [`super::BLOCKED`].
-    pub fn tee(
-        &mut self,
-        pid: Pid,
-        fd_in: Fd,
-        fd_out: Fd,
-        len: u64,
-        flags: SpliceFlags,
-    ) -> Result<usize, Errno> {
+    pub fn tee(&mut self, pid: Pid, fd_in: Fd, fd_out: Fd, len: u64, flags: SpliceFlags) -> Result<usize, Errno> {
         if len == 0 {
             return Ok(0);
         }
@@ -350,9 +284,7 @@ impl Kernel {
         let n = match output.pipe() {
             Some(o) => {
                 let nonblock = output.nonblock;
-                self.pipes[&o]
-                    .wait_for_space(nonblock)
-                    .map_err(pipe_errno)?;
+                self.pipes[&o].wait_for_space(nonblock).map_err(pipe_errno)?;
                 let ino = regular(&input)?;
                 self.splice_file_to_pipe(ino, pos, o, count, nonblock)?
             }
@@ -363,11 +295,7 @@ impl Kernel {
                 let mut data = Vec::new();
                 let n = self.inodes[&ino].read_at(&self.pages, pos, count, &mut data);
                 let Kernel { inodes, pages, .. } = self;
-                inodes.get_mut(&out_ino).expect("inode").write_at(
-                    pages,
-                    output.pos,
-                    Source::Slice(&data),
-                );
+                inodes.get_mut(&out_ino).expect("inode").write_at(pages, output.pos, Source::Slice(&data));
                 self.file_mut(pid, fd_out)?.pos += n as u64;
                 n
             }

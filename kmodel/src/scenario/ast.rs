@@ -290,10 +290,7 @@ impl Op {
             Op::Refs { .. }
                 | Op::Expect { .. }
                 | Op::Advance { .. }
-                | Op::Fcntl {
-                    cmd: FcntlCmd::GetPsz | FcntlCmd::SetPsz(_),
-                    ..
-                }
+                | Op::Fcntl { cmd: FcntlCmd::GetPsz | FcntlCmd::SetPsz(_), .. }
         )
     }
 }

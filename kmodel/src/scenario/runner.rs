@@ -79,9 +79,7 @@ pub struct Report {
 impl Report {
     /// Whether any `expect` failed.
     pub fn expect_failed(&self) -> bool {
-        self.lines
-            .iter()
-            .any(|l| matches!(l.outcome, Outcome::Failed(_)))
+        self.lines.iter().any(|l| matches!(l.outcome, Outcome::Failed(_)))
     }
 
     /// The contract's exit status: 3 if the run blocked, 1 if an `expect`
