@@ -9,6 +9,7 @@
 //! kernel ([`linux`]) through the very same steps, so the two can be
 //! compared line by line.
 
+pub mod cli;
 pub mod kernel;
 pub mod linux;
 pub mod model;

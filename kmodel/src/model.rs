@@ -329,21 +329,31 @@ impl ModelBackend {
         if out.is_empty() { format!("{name}: no pages in range") } else { out }
     }
 
-    /// The kernel holders keeping a page of `range` busy, by page.
+    /// The kernel holders keeping pages of `range` busy, by run of pages
+    /// with the same holders: `buf pages 0-15 are held by pipe log`.
     fn busy_pages(&self, scenario: &Scenario, range: &Range) -> Vec<String> {
         let pages = self.kernel.pages();
         let name = scenario.name(range.buffer);
-        self.range_ptes(range)
-            .into_iter()
-            .filter_map(|(i, pte)| match pte {
-                Pte::Page(p) if pages.holders(p).iter().any(Holder::is_kernel) => {
-                    let user = pages.holders(p).iter().copied().find(|h| h.kind == HolderKind::User);
-                    Some(format!(
-                        "{name} page {i} is held by {}",
-                        self.describe_holders(scenario, pages.holders(p), user)
-                    ))
+        let mut runs: Vec<(usize, usize, String)> = Vec::new();
+        for (i, pte) in self.range_ptes(range) {
+            let Pte::Page(p) = pte else { continue };
+            if !pages.holders(p).iter().any(Holder::is_kernel) {
+                continue;
+            }
+            let user = pages.holders(p).iter().copied().find(|h| h.kind == HolderKind::User);
+            let who = self.describe_holders(scenario, pages.holders(p), user);
+            match runs.last_mut() {
+                Some((_, last, w)) if *last + 1 == i && *w == who => *last = i,
+                _ => runs.push((i, i, who)),
+            }
+        }
+        runs.into_iter()
+            .map(|(a, b, who)| {
+                if a == b {
+                    format!("{name} page {a} is held by {who}")
+                } else {
+                    format!("{name} pages {a}-{b} are held by {who}")
                 }
-                _ => None,
             })
             .collect()
     }
@@ -388,5 +398,64 @@ impl Backend for ModelBackend {
 
     fn finish(&mut self) -> Result<(), BackendError> {
         self.kernel.teardown_and_check().map_err(|e| BackendError(format!("at teardown: {e}")))
+    }
+}
+
+/// Pages of one buffer that share a state: a lane of the timeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lane {
+    /// The buffer's name.
+    pub buffer: String,
+    /// First page of the run.
+    pub first: usize,
+    /// Last page of the run (inclusive).
+    pub last: usize,
+    /// Who holds these pages: `user only`, `user + pipe p`, `untouched`...
+    pub state: String,
+    /// Whether a kernel object holds them.
+    pub busy: bool,
+}
+
+impl ModelBackend {
+    /// The state of every page of every buffer, runs of equal state merged.
+    pub fn lanes(&self, scenario: &Scenario) -> Vec<Lane> {
+        let pages = self.kernel.pages();
+        let mut lanes: Vec<Lane> = Vec::new();
+        for (idx, obj) in scenario.objects.iter().enumerate() {
+            let Handle::Buffer(b) = self.handle(crate::scenario::ObjId(idx)) else { continue };
+            let Some(buf) = self.kernel.process(self.pid).and_then(|p| p.mm.get(&b)) else { continue };
+            for (i, pte) in buf.ptes().iter().enumerate() {
+                let (state, busy) = match *pte {
+                    Pte::None => ("untouched".to_string(), false),
+                    Pte::Zero => ("zero page (a write copies it)".to_string(), false),
+                    Pte::Page(p) => {
+                        let user = pages.holders(p).iter().copied().find(|h| h.kind == HolderKind::User);
+                        let kernel = self.describe_holders(scenario, pages.holders(p), user);
+                        if kernel.is_empty() {
+                            ("user only".to_string(), false)
+                        } else {
+                            (format!("user + {kernel}"), true)
+                        }
+                    }
+                };
+                match lanes.last_mut() {
+                    Some(l) if l.buffer == obj.name && l.state == state && l.last + 1 == i => l.last = i,
+                    _ => lanes.push(Lane { buffer: obj.name.clone(), first: i, last: i, state, busy }),
+                }
+            }
+        }
+        lanes
+    }
+
+    /// If `op` stores into user memory that a kernel object still holds,
+    /// say which pages and who holds them: the hazard of the 2006 debate.
+    pub fn hazard(&self, scenario: &Scenario, op: &Op) -> Option<String> {
+        let ranges: Vec<&Range> = match op {
+            Op::Fill { range, .. } => vec![range],
+            Op::Vmsplice { fd, ranges, .. } if fd.end == End::Read => ranges.iter().collect(),
+            _ => return None,
+        };
+        let busy: Vec<String> = ranges.iter().flat_map(|r| self.busy_pages(scenario, r)).collect();
+        if busy.is_empty() { None } else { Some(busy.join("; ")) }
     }
 }

@@ -115,12 +115,11 @@ impl PipeInodeInfo {
                 return Err(if nonblock { PipeError::Again } else { PipeError::WouldBlock { done: 0 } });
             }
             let ibuf = *self.slot(self.tail);
-            let o_len;
-            if len >= ibuf.len as usize {
+            let o_len = if len >= ibuf.len as usize {
                 let buf = self.pop_locked();
                 pages.transfer(buf.page, self.holder(), out.holder());
                 out.push_locked(buf);
-                o_len = buf.len as usize;
+                buf.len as usize
             } else {
                 pages.get(ibuf.page, out.holder());
                 out.push_locked(PipeBuffer {
@@ -132,8 +131,8 @@ impl PipeInodeInfo {
                 let slot = self.slot_mut(tail);
                 slot.offset += len as u32;
                 slot.len -= len as u32;
-                o_len = len;
-            }
+                len
+            };
             ret += o_len;
             len -= o_len;
             if len == 0 {

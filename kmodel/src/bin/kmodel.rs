@@ -1,1 +1,5 @@
-fn main() {}
+//! The `kmodel` command: see `kmodel --help`.
+
+fn main() -> std::process::ExitCode {
+    kmodel::cli::main()
+}

@@ -119,6 +119,7 @@ impl Kernel {
     /// # Errors
     /// `EBADF`, `ESPIPE` (an offset on a pipe), `EINVAL` (same pipe, no
     /// pipe, offset overflow), `EPIPE`, `EAGAIN`, [`super::BLOCKED`].
+    #[allow(clippy::too_many_arguments)] // splice(2)'s six arguments, plus the caller
     pub fn splice(
         &mut self,
         pid: Pid,

@@ -1,0 +1,226 @@
+//! The `kmodel` command.
+
+mod diff;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::kernel::KernelConfig;
+use crate::linux::{LinuxBackend, LinuxOptions};
+use crate::model::ModelBackend;
+use crate::render::timeline;
+use crate::scenario::{self, Backend, Report, Scenario};
+
+/// The built-in story that `kmodel` with no arguments tells.
+pub const STORY: &str = include_str!("../../../scenarios/story_double_buffer.scenario");
+
+/// Exit status for bad input (unreadable or malformed scenario).
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit status when the backend itself failed.
+pub const EXIT_BACKEND: u8 = 4;
+
+/// A model of Linux pages, pipes and splice, checked against the real kernel.
+///
+/// With no command, runs the built-in story of 2006 (double buffering with
+/// vmsplice, safe with one pipe, unsafe with a tee into a second) and shows
+/// the timeline of each page's holders.
+#[derive(Debug, Parser)]
+#[command(name = "kmodel", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a scenario and print one result line per operation.
+    ///
+    /// Exit status: 0 ok, 1 an `expect` failed, 2 the file does not parse,
+    /// 3 an operation blocked forever, 4 the backend failed.
+    Run {
+        /// The scenario file.
+        file: PathBuf,
+        /// Where to run it.
+        #[arg(long, value_enum, default_value_t = On::Model)]
+        on: On,
+        /// After each operation, also show who holds each run of pages
+        /// (model only; written to standard error with the results).
+        #[arg(long)]
+        timeline: bool,
+        #[command(flatten)]
+        linux: LinuxArgs,
+    },
+    /// Run scenarios on the model and on the host kernel and print every
+    /// line whose results differ (model-only lines are ignored).
+    ///
+    /// Exit status: 0 no difference, 1 some difference, 2 a file does not
+    /// parse, 4 a backend failed.
+    Diff {
+        /// Scenario files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        linux: LinuxArgs,
+    },
+    /// Tell the built-in story (the default command).
+    Story,
+}
+
+#[derive(Debug, clap::Args)]
+struct LinuxArgs {
+    /// Seconds the Linux runner waits before it calls an operation blocked.
+    #[arg(long, default_value_t = 10.0, value_parser = parse_timeout)]
+    block_timeout: f64,
+}
+
+impl LinuxArgs {
+    fn options(&self) -> LinuxOptions {
+        LinuxOptions { block_timeout: Duration::from_secs_f64(self.block_timeout), ..LinuxOptions::default() }
+    }
+}
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("expected a number of seconds, found '{s}'"))?;
+    if v.is_finite() && (0.001..=3600.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("expected between 0.001 and 3600 seconds, found {s}"))
+    }
+}
+
+/// Where a scenario runs.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum On {
+    /// The model.
+    Model,
+    /// The host Linux kernel.
+    Linux,
+}
+
+/// Read and parse a scenario file; on failure, the message to print.
+pub fn load(path: &Path) -> Result<Scenario, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let text = String::from_utf8_lossy(&bytes);
+    scenario::parse(&path.display().to_string(), &text).map_err(|e| e.to_string())
+}
+
+/// The model's configuration matched to the host, so that `diff` compares
+/// like with like: the pipe size limit and whether this process has
+/// `CAP_SYS_RESOURCE`.
+pub fn host_config() -> KernelConfig {
+    let mut config = KernelConfig::default();
+    if let Ok(s) = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
+        && let Ok(v) = s.trim().parse()
+    {
+        config.pipe_limits.pipe_max_size = v;
+    }
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status")
+        && let Some(line) = status.lines().find(|l| l.starts_with("CapEff:"))
+        && let Ok(caps) = u64::from_str_radix(line["CapEff:".len()..].trim(), 16)
+    {
+        const CAP_SYS_RESOURCE: u32 = 24;
+        config.pipe_limits.cap_sys_resource = caps & (1 << CAP_SYS_RESOURCE) != 0;
+    }
+    config
+}
+
+/// Run `scenario` on a backend, printing each result line as it comes.
+fn run_on(scenario: &Scenario, backend: &mut dyn Backend) -> Result<Report, String> {
+    let stdout = std::io::stdout();
+    let report = scenario::run(scenario, backend, |l| {
+        let mut out = stdout.lock();
+        let _ = writeln!(out, "{l}");
+    })
+    .map_err(|e| format!("{}: {} backend failed: {e}", scenario.path, backend.name()))?;
+    Ok(report)
+}
+
+fn blocked_message(scenario: &Scenario, report: &Report) {
+    if let Some(line) = report.blocked {
+        let text = scenario.steps.iter().find(|s| s.line == line).map(|s| s.text.as_str()).unwrap_or("");
+        eprintln!("{}:{line}: '{text}' would block forever: nothing is left to wake it", scenario.path);
+    }
+}
+
+fn cmd_run(file: &Path, on: On, show_timeline: bool, linux: &LinuxArgs) -> ExitCode {
+    let scenario = match load(file) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kmodel: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let result = match (on, show_timeline) {
+        (On::Model, true) => match timeline(&scenario, KernelConfig::default()) {
+            Ok(t) => {
+                print!("{}", t.report.output());
+                eprint!("{t}");
+                Ok(t.report)
+            }
+            Err(e) => Err(e.to_string()),
+        },
+        (On::Model, false) => run_on(&scenario, &mut ModelBackend::new(KernelConfig::default())),
+        (On::Linux, _) => {
+            LinuxBackend::new(linux.options()).map_err(|e| e.to_string()).and_then(|mut b| run_on(&scenario, &mut b))
+        }
+    };
+    match result {
+        Ok(report) => {
+            blocked_message(&scenario, &report);
+            ExitCode::from(report.exit_status() as u8)
+        }
+        Err(e) => {
+            eprintln!("kmodel: {e}");
+            ExitCode::from(EXIT_BACKEND)
+        }
+    }
+}
+
+fn cmd_story() -> ExitCode {
+    let scenario = match scenario::parse("story_double_buffer.scenario", STORY) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kmodel: built-in story: {e}");
+            return ExitCode::from(EXIT_BACKEND);
+        }
+    };
+    for line in STORY.lines().take_while(|l| l.starts_with('#')) {
+        println!("{}", line.trim_start_matches('#').trim_start());
+    }
+    println!();
+    println!("Each operation, its result, and who holds each run of the buffer's pages");
+    println!("afterwards ([busy]: a kernel object holds them; [free]: only the program):");
+    println!();
+    match timeline(&scenario, KernelConfig::default()) {
+        Ok(t) => {
+            print!("{t}");
+            println!();
+            if let Some(h) = t.steps.iter().find(|s| s.hazard.is_some()) {
+                println!("The hazard is line {}: '{}' stored into pages a kernel object still held,", h.at.0, h.at.1);
+                println!("so whoever consumes them afterwards sees bytes written after the send.");
+                println!("\"Left the pipe\" is not \"free\": only the last kernel reference makes a page reusable.");
+            }
+            println!("Run it yourself: kmodel run scenarios/story_double_buffer.scenario --timeline");
+            println!("Compare with the real kernel: kmodel diff scenarios/story_double_buffer.scenario");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("kmodel: {e}");
+            ExitCode::from(EXIT_BACKEND)
+        }
+    }
+}
+
+/// Parse the command line and run; the process's exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        None | Some(Command::Story) => cmd_story(),
+        Some(Command::Run { file, on, timeline, linux }) => cmd_run(&file, on, timeline, &linux),
+        Some(Command::Diff { files, linux }) => diff::cmd_diff(&files, &linux.options()),
+    }
+}
