@@ -1,0 +1,116 @@
+//! The event queue: what happens next, in time order.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use crate::time::Instant;
+
+/// A queue of events of type `E`, popped in time order; events due at the
+/// same instant come out in the order they were scheduled, so a run is a
+/// function of its inputs and its seed alone.
+#[derive(Debug)]
+pub struct EventQueue<E> {
+    heap: BinaryHeap<Reverse<(Instant, u64, Slot<E>)>>,
+    seq: u64,
+    now: Instant,
+}
+
+/// Wrapper so the payload takes no part in the ordering.
+#[derive(Debug)]
+struct Slot<E>(E);
+
+impl<E> PartialEq for Slot<E> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl<E> Eq for Slot<E> {}
+impl<E> PartialOrd for Slot<E> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<E> Ord for Slot<E> {
+    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
+        std::cmp::Ordering::Equal
+    }
+}
+
+impl<E> Default for EventQueue<E> {
+    fn default() -> Self {
+        EventQueue { heap: BinaryHeap::new(), seq: 0, now: Instant(0) }
+    }
+}
+
+impl<E> EventQueue<E> {
+    /// An empty queue at time 0.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The current simulated time: the time of the last event popped.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Schedule `event` at `at` (not before now).
+    pub fn schedule(&mut self, at: Instant, event: E) {
+        let at = at.max(self.now);
+        self.heap.push(Reverse((at, self.seq, Slot(event))));
+        self.seq += 1;
+    }
+
+    /// When the next event is due.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.heap.peek().map(|Reverse((t, _, _))| *t)
+    }
+
+    /// Pop the next event due at or before `until`, advancing the clock to
+    /// its time; `None` (and the clock at `until`) when none is due.
+    pub fn pop_until(&mut self, until: Instant) -> Option<(Instant, E)> {
+        match self.next_due() {
+            Some(t) if t <= until => {
+                let Reverse((t, _, Slot(e))) = self.heap.pop().expect("peeked");
+                self.now = t;
+                Some((t, e))
+            }
+            _ => {
+                self.now = self.now.max(until);
+                None
+            }
+        }
+    }
+
+    /// Whether nothing is scheduled: the network is quiet.
+    pub fn is_quiet(&self) -> bool {
+        self.heap.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pops_in_time_then_schedule_order() {
+        let mut q = EventQueue::new();
+        q.schedule(Instant(20), "b");
+        q.schedule(Instant(10), "a");
+        q.schedule(Instant(20), "c");
+        assert_eq!(q.pop_until(Instant(100)), Some((Instant(10), "a")));
+        assert_eq!(q.pop_until(Instant(100)), Some((Instant(20), "b")));
+        assert_eq!(q.pop_until(Instant(15)), None, "c is due at 20");
+        assert_eq!(q.now(), Instant(20), "the clock never goes back");
+        assert_eq!(q.pop_until(Instant(20)), Some((Instant(20), "c")));
+        assert!(q.is_quiet());
+    }
+
+    #[test]
+    fn advancing_with_nothing_due_moves_the_clock() {
+        let mut q: EventQueue<()> = EventQueue::new();
+        assert_eq!(q.pop_until(Instant(50)), None);
+        assert_eq!(q.now(), Instant(50));
+        q.schedule(Instant(10), ());
+        assert_eq!(q.next_due(), Some(Instant(50)), "an event in the past is due now");
+    }
+}
