@@ -16,6 +16,9 @@ use crate::scenario::{
 /// descriptor (`EBADF`, or 0 where Linux looks at the length first).
 const CLOSED: Fd = Fd(-1);
 
+/// A mapping id that is never mapped (a buffer whose mmap failed).
+const UNMAPPED: BufferId = BufferId(u32::MAX);
+
 /// What a scenario object became in the kernel.
 #[derive(Copy, Clone, Debug)]
 enum Handle {
@@ -77,11 +80,14 @@ impl ModelBackend {
         }
     }
 
-    fn user_range(&self, r: &Range) -> Option<UserRange> {
-        match self.handle(r.buffer) {
-            Handle::Buffer(b) => Some(UserRange { buffer: b, start: r.start as usize, len: r.len() as usize }),
-            _ => None,
-        }
+    /// The iovec for `r`; a buffer whose mmap failed maps nowhere, so the
+    /// kernel answers `EFAULT` for a non-empty range of it.
+    fn user_range(&self, r: &Range) -> UserRange {
+        let buffer = match self.handle(r.buffer) {
+            Handle::Buffer(b) => b,
+            _ => UNMAPPED,
+        };
+        UserRange { buffer, start: r.start as usize, len: r.len() as usize }
     }
 
     /// Run `f` with O_NONBLOCK set on `fds` when `nonblock`, restoring the
@@ -145,10 +151,7 @@ impl ModelBackend {
         let pid = self.pid;
         Ok(match op {
             Op::Declare(id) => self.declare(scenario, *id),
-            Op::Fill { range, byte } => match self.user_range(range) {
-                Some(r) => Outcome::from_unit(self.kernel.user_fill(pid, r, *byte)),
-                None => Outcome::Err(Errno::EFAULT),
-            },
+            Op::Fill { range, byte } => Outcome::from_unit(self.kernel.user_fill(pid, self.user_range(range), *byte)),
             Op::Write { fd, len, byte, nonblock } => {
                 let fd = self.fd(*fd);
                 let len = usize::try_from(*len).unwrap_or(usize::MAX);
@@ -173,9 +176,7 @@ impl ModelBackend {
             }
             Op::Vmsplice { fd, ranges, gift, nonblock } => {
                 let fd = self.fd(*fd);
-                let Some(iov) = ranges.iter().map(|r| self.user_range(r)).collect::<Option<Vec<_>>>() else {
-                    return Ok(Outcome::Err(Errno::EFAULT));
-                };
+                let iov: Vec<UserRange> = ranges.iter().map(|r| self.user_range(r)).collect();
                 let flags = SpliceFlags { gift: *gift, nonblock: *nonblock, ..SpliceFlags::default() };
                 Outcome::from_count(self.with_nonblock(&[fd], *nonblock, |k, pid| k.vmsplice(pid, fd, &iov, flags)))
             }
@@ -243,9 +244,7 @@ impl ModelBackend {
 
     /// The page table entries of the pages `range` touches.
     fn range_ptes(&self, range: &Range) -> Vec<(usize, Pte)> {
-        let Some(r) = self.user_range(range) else {
-            return Vec::new();
-        };
+        let r = self.user_range(range);
         let Some(buf) = self.kernel.process(self.pid).and_then(|p| p.mm.get(&r.buffer)) else {
             return Vec::new();
         };

@@ -181,8 +181,11 @@ impl Kernel {
     /// `mmap(MAP_PRIVATE | MAP_ANONYMOUS)` of `pages` pages.
     ///
     /// # Errors
-    /// `ENOMEM` above [`KernelConfig::max_map_pages`].
+    /// `EINVAL` for 0 pages, `ENOMEM` above [`KernelConfig::max_map_pages`].
     pub fn mmap_anon(&mut self, pid: Pid, pages: u64) -> Result<BufferId, Errno> {
+        if pages == 0 {
+            return Err(Errno::EINVAL);
+        }
         if pages > self.config.max_map_pages {
             return Err(Errno::ENOMEM);
         }

@@ -40,6 +40,14 @@ impl Kernel {
         if iov.len() > UIO_MAXIOV {
             return Err(Errno::EINVAL);
         }
+        // import_iovec: a non-empty iovec outside the user's mappings faults.
+        let mm = &self.proc_ref(pid)?.mm;
+        for r in iov {
+            let mapped = mm.get(&r.buffer).is_some_and(|b| r.start.checked_add(r.len).is_some_and(|e| e <= b.len()));
+            if r.len > 0 && !mapped {
+                return Err(Errno::EFAULT);
+            }
+        }
         // import_iovec: the total is capped at MAX_RW_COUNT.
         let mut total = 0u64;
         let mut ranges = Vec::with_capacity(iov.len());

@@ -125,7 +125,6 @@ impl LinuxBackend {
             // kernel skips it), any other points at memory the kernel
             // refuses.
             _ if len == 0 => std::ptr::null_mut(),
-            Some(BufState::Empty) => return Err(bad()),
             Some(BufState::Failed) | None => NO_MEMORY as *mut libc::c_void,
         };
         Ok(libc::iovec { iov_base: base, iov_len: len })
@@ -190,12 +189,6 @@ impl LinuxBackend {
                     BackendError(format!("range {}..{} outside buffer #{}", range.start, range.end, range.buffer.0))
                 })?;
                 Outcome::Ok
-            }
-            Some(BufState::Empty) => {
-                return Err(BackendError(format!(
-                    "range {}..{} outside empty buffer #{}",
-                    range.start, range.end, range.buffer.0
-                )));
             }
             // A C program storing into memory it failed to map would fault.
             Some(BufState::Failed) | None => Outcome::Err(Errno::EFAULT),

@@ -17,8 +17,6 @@ use crate::scenario::BackendError;
 pub(super) enum BufState {
     /// Mapped.
     Mapped(Mapping),
-    /// Zero pages: nothing mapped, every range is empty.
-    Empty,
     /// The `mmap` failed: there is no memory behind the name.
     Failed,
 }
@@ -26,7 +24,8 @@ pub(super) enum BufState {
 /// `buffer NAME PAGES`.
 pub(super) fn buffer(pages: u64) -> (BufState, Result<(), Errno>) {
     if pages == 0 {
-        return (BufState::Empty, Ok(()));
+        // mmap of length 0 answers EINVAL.
+        return (BufState::Failed, Err(Errno::EINVAL));
     }
     // A length that does not even fit the address space: mmap would say
     // ENOMEM for any length it cannot place.
