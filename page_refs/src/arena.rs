@@ -29,6 +29,21 @@ struct Frame {
     version: u32,
 }
 
+impl Frame {
+    /// Add `delta` to the reference count; answers the old count.
+    ///
+    /// Every change to a frame goes through `&mut PageArena`, so nothing can
+    /// race with it: a plain load and store is enough, and avoids the
+    /// locked read-modify-write (a full barrier on x86) that `fetch_add`
+    /// costs on every get and put. Wraps like `fetch_add` / `fetch_sub`.
+    #[inline]
+    fn add_ref(&mut self, delta: i32) -> u32 {
+        let old = self.refcount.load(Ordering::Relaxed);
+        self.refcount.store(old.wrapping_add_signed(delta), Ordering::Relaxed);
+        old
+    }
+}
+
 /// Why a page invariant does not hold.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvariantError(pub String);
@@ -147,17 +162,19 @@ impl PageArena {
     /// # Panics
     /// If `id` is not live: taking a reference to a freed page is a broken
     /// model invariant.
+    #[inline]
     pub fn get(&mut self, id: PageId, holder: Holder) {
         assert!(self.try_get(id, holder), "get of freed page {id} for {holder}");
     }
 
     /// Take a reference unless the page is already freed
     /// (`get_page_unless_zero`); `false` if it was.
+    #[inline]
     pub fn try_get(&mut self, id: PageId, holder: Holder) -> bool {
         let Some(frame) = self.frame_mut(id) else {
             return false;
         };
-        let old = frame.refcount.fetch_add(1, Ordering::Relaxed);
+        let old = frame.add_ref(1);
         debug_assert!(old > 0, "live frame {id} with refcount 0");
         frame.holders.push(holder);
         self.record(id, EventKind::Get, holder);
@@ -168,27 +185,36 @@ impl PageArena {
     ///
     /// # Panics
     /// If the page is not live or `holder` holds no reference to it.
+    #[inline]
     pub fn put(&mut self, id: PageId, holder: Holder) -> bool {
-        let zero = self.zero;
-        let frame = self.frame_mut(id).unwrap_or_else(|| panic!("put of freed page {id} by {holder}"));
-        let pos = frame
-            .holders
-            .iter()
-            .rposition(|h| *h == holder)
-            .unwrap_or_else(|| panic!("put of page {id} by {holder}, which holds no reference"));
-        frame.holders.remove(pos);
-        let old = frame.refcount.fetch_sub(1, Ordering::Relaxed);
+        let Some(frame) = self.frame_mut(id) else { put_of_freed_page(id, holder) };
+        // The newest reference of `holder` goes (`rposition`); it is usually
+        // the newest reference of all (a pipe consuming what it was given
+        // last), which is popped without a search.
+        if frame.holders.last() == Some(&holder) {
+            frame.holders.pop();
+        } else {
+            remove_older_holder(&mut frame.holders, id, &holder);
+        }
+        let old = frame.add_ref(-1);
         assert!(old > 0, "page refcount underflow: page {id}, holder {holder}");
         self.record(id, EventKind::Put, holder);
         if old == 1 {
-            assert!(id != zero, "the zero page was freed");
-            self.frames.remove(id.index as usize);
-            self.freed += 1;
-            self.record(id, EventKind::Free, holder);
+            self.free(id, holder);
             true
         } else {
             false
         }
+    }
+
+    /// Free the frame whose last reference `holder` just dropped (out of
+    /// line: [`put`](Self::put) is inlined into its callers).
+    #[inline(never)]
+    fn free(&mut self, id: PageId, holder: Holder) {
+        assert!(id != self.zero, "the zero page was freed");
+        self.frames.remove(id.index as usize);
+        self.freed += 1;
+        self.record(id, EventKind::Free, holder);
     }
 
     /// Hand `from`'s reference to `to` without changing the count (a
@@ -196,14 +222,14 @@ impl PageArena {
     ///
     /// # Panics
     /// If the page is not live or `from` holds no reference.
+    #[inline]
     pub fn transfer(&mut self, id: PageId, from: Holder, to: Holder) {
-        let frame = self.frame_mut(id).unwrap_or_else(|| panic!("transfer of freed page {id}"));
-        let pos = frame
-            .holders
-            .iter()
-            .rposition(|h| *h == from)
-            .unwrap_or_else(|| panic!("transfer of page {id} from {from}, which holds no reference"));
-        frame.holders[pos] = to;
+        let Some(frame) = self.frame_mut(id) else { transfer_of_freed_page(id) };
+        // `from`'s newest reference, as in `put`: usually the newest of all.
+        match frame.holders.last_mut() {
+            Some(last) if *last == from => *last = to,
+            _ => replace_older_holder(&mut frame.holders, id, &from, to),
+        }
         self.record(id, EventKind::Put, from);
         self.record(id, EventKind::Get, to);
     }
@@ -222,7 +248,24 @@ impl PageArena {
         self.record(id, EventKind::Write { offset: offset as u16, len: len as u16 }, Holder::KERNEL);
     }
 
+    /// Copy `len` bytes of page `id` from `src` to `dst` within the page,
+    /// front to back one byte at a time, as the kernel's copy loops do when
+    /// a page is both the source and the destination of a copy: where the
+    /// ranges overlap with `dst > src`, bytes already copied are copied
+    /// again.
+    ///
+    /// # Panics
+    /// If the page is not live, is the zero page, or a range passes the end.
+    pub fn copy_within(&mut self, id: PageId, src: usize, dst: usize, len: usize) {
+        assert!(id != self.zero, "write to the zero page");
+        let frame = self.frame_mut(id).unwrap_or_else(|| panic!("write to freed page {id}"));
+        frame.content.copy_forward(src, dst, len);
+        frame.version = frame.version.wrapping_add(1);
+        self.record(id, EventKind::Write { offset: dst as u16, len: len as u16 }, Holder::KERNEL);
+    }
+
     /// Append `len` bytes of page `id` from `offset` to `out`.
+    #[inline]
     pub fn read_into(&self, id: PageId, offset: usize, len: usize, out: &mut Vec<u8>) {
         self.frame(id).content.read_into(offset, len, out);
     }
@@ -248,6 +291,7 @@ impl PageArena {
     }
 
     /// Whether `id` names a live frame (not freed, not a stale generation).
+    #[inline]
     pub fn is_live(&self, id: PageId) -> bool {
         self.frames.get(id.index as usize).is_some_and(|f| f.generation == id.generation)
     }
@@ -321,6 +365,7 @@ impl PageArena {
         std::mem::size_of::<Frame>() + std::mem::size_of::<usize>() + std::mem::size_of::<u32>()
     }
 
+    #[inline]
     fn frame(&self, id: PageId) -> &Frame {
         match self.frames.get(id.index as usize) {
             Some(f) if f.generation == id.generation => f,
@@ -328,6 +373,7 @@ impl PageArena {
         }
     }
 
+    #[inline]
     fn frame_mut(&mut self, id: PageId) -> Option<&mut Frame> {
         match self.frames.get_mut(id.index as usize) {
             Some(f) if f.generation == id.generation => Some(f),
@@ -335,12 +381,61 @@ impl PageArena {
         }
     }
 
+    /// Log the event and emit it to `tracing`. Inlined down to two cheap
+    /// checks (a log? `TRACE` on?); the work is out of line.
+    #[inline]
     fn record(&mut self, page: PageId, kind: EventKind, holder: Holder) {
+        use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
+        // The test `tracing::trace!` starts with: with `TRACE` off it does
+        // nothing else.
+        let trace_on = tracing::Level::TRACE <= STATIC_MAX_LEVEL && tracing::Level::TRACE <= LevelFilter::current();
+        if trace_on || self.log.is_some() {
+            self.record_slow(page, kind, holder);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn record_slow(&mut self, page: PageId, kind: EventKind, holder: Holder) {
         tracing::trace!(target: "page_refs", %page, ?kind, %holder, step = self.now.step, "page event");
         if let Some(log) = &mut self.log {
             log.push(Event { stamp: self.now, page, kind, holder });
         }
     }
+}
+
+/// The rest of [`PageArena::put`] when `holder`'s reference is not the
+/// newest: remove its newest one.
+#[inline(never)]
+fn remove_older_holder(holders: &mut SmallVec<[Holder; 2]>, id: PageId, holder: &Holder) {
+    let pos = holders
+        .iter()
+        .rposition(|h| h == holder)
+        .unwrap_or_else(|| panic!("put of page {id} by {holder}, which holds no reference"));
+    holders.remove(pos);
+}
+
+/// The rest of [`PageArena::transfer`] when `from`'s reference is not the
+/// newest: hand its newest one to `to`.
+#[inline(never)]
+fn replace_older_holder(holders: &mut SmallVec<[Holder; 2]>, id: PageId, from: &Holder, to: Holder) {
+    let pos = holders
+        .iter()
+        .rposition(|h| h == from)
+        .unwrap_or_else(|| panic!("transfer of page {id} from {from}, which holds no reference"));
+    holders[pos] = to;
+}
+
+#[cold]
+#[inline(never)]
+fn put_of_freed_page(id: PageId, holder: Holder) -> ! {
+    panic!("put of freed page {id} by {holder}")
+}
+
+#[cold]
+#[inline(never)]
+fn transfer_of_freed_page(id: PageId) -> ! {
+    panic!("transfer of freed page {id}")
 }
 
 #[cfg(test)]

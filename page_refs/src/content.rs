@@ -104,11 +104,28 @@ impl Content {
     ///
     /// # Panics
     /// If the range runs past the end of the page.
+    #[inline]
     pub fn read_into(&self, offset: usize, len: usize, out: &mut Vec<u8>) {
         assert!(offset + len <= PAGE_SIZE, "page read {offset}+{len} past the page end");
         match self {
             Content::Uniform(b) => out.resize(out.len() + len, *b),
             Content::Bytes(bytes) => out.extend_from_slice(&bytes[offset..offset + len]),
+        }
+    }
+
+    /// Copy `len` bytes from `src` to `dst` front to back, one byte at a
+    /// time (overlapping ranges propagate, as a forward copy loop does).
+    ///
+    /// # Panics
+    /// If a range passes the end of the page.
+    pub fn copy_forward(&mut self, src: usize, dst: usize, len: usize) {
+        assert!(src + len <= PAGE_SIZE && dst + len <= PAGE_SIZE, "page copy {src}->{dst}+{len} past the page end");
+        if len == 0 || src == dst || matches!(self, Content::Uniform(_)) {
+            return;
+        }
+        let bytes = self.make_bytes();
+        for i in 0..len {
+            bytes[dst + i] = bytes[src + i];
         }
     }
 
@@ -158,6 +175,18 @@ mod tests {
         let mut out = Vec::new();
         c.read_into(4093, 3, &mut out);
         assert_eq!(out, b"\0xy");
+    }
+
+    #[test]
+    fn forward_copy_onto_itself_repeats_the_pattern() {
+        let mut c = Content::default();
+        c.write(0, Source::Fill { byte: b'a', len: 1000 });
+        c.write(1000, Source::Fill { byte: b'b', len: 1000 });
+        c.copy_forward(0, 1000, 2000);
+        let mut out = Vec::new();
+        c.read_into(0, 3001, &mut out);
+        assert!(out[..3000].iter().all(|&b| b == b'a'), "a forward copy propagates");
+        assert_eq!(out[3000], 0);
     }
 
     #[test]

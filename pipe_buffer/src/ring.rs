@@ -58,31 +58,37 @@ impl PipeInodeInfo {
     }
 
     /// The holder its slots' page references are recorded under.
+    #[inline]
     pub fn holder(&self) -> Holder {
         Holder::pipe(self.id)
     }
 
     /// `pipe_occupancy`: slots in use.
+    #[inline]
     pub fn occupancy(&self) -> u32 {
         self.head.wrapping_sub(self.tail)
     }
 
     /// `pipe_empty`.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.head == self.tail
     }
 
     /// `pipe_full`: as many slots in use as `max_usage`.
+    #[inline]
     pub fn is_full(&self) -> bool {
         self.occupancy() >= self.max_usage
     }
 
     /// `max_usage`: the most slots that may be in use.
+    #[inline]
     pub fn max_usage(&self) -> u32 {
         self.max_usage
     }
 
     /// `ring_size`: slots allocated.
+    #[inline]
     pub fn ring_size(&self) -> u32 {
         self.bufs.len() as u32
     }
@@ -97,14 +103,17 @@ impl PipeInodeInfo {
         (0..self.occupancy()).map(move |i| self.slot(self.tail.wrapping_add(i)))
     }
 
+    #[inline]
     pub(crate) fn mask(&self) -> u32 {
         self.ring_size() - 1
     }
 
+    #[inline]
     pub(crate) fn slot(&self, index: u32) -> &PipeBuffer {
         self.bufs[(index & self.mask()) as usize].as_ref().expect("occupied pipe slot is empty")
     }
 
+    #[inline]
     pub(crate) fn slot_mut(&mut self, index: u32) -> &mut PipeBuffer {
         let mask = self.mask();
         self.bufs[(index & mask) as usize].as_mut().expect("occupied pipe slot is empty")
@@ -112,6 +121,7 @@ impl PipeInodeInfo {
 
     /// Put `buf` at `head` and advance it; the caller made sure there is
     /// room and that the buffer's page reference is recorded for this pipe.
+    #[inline]
     pub(crate) fn push_locked(&mut self, buf: PipeBuffer) {
         debug_assert!(!self.is_full() || self.occupancy() < self.ring_size(), "push into a full ring");
         let mask = self.mask();
@@ -121,6 +131,7 @@ impl PipeInodeInfo {
 
     /// Take the buffer at `tail` out of the ring and advance `tail`; the
     /// caller owns its page reference from now on.
+    #[inline]
     pub(crate) fn pop_locked(&mut self) -> PipeBuffer {
         let mask = self.mask();
         let buf = self.bufs[(self.tail & mask) as usize].take().expect("pop from an empty pipe");
@@ -130,6 +141,7 @@ impl PipeInodeInfo {
 
     /// Release the buffer at `tail` (`pipe_buf_release`): drop its page
     /// reference and advance `tail`.
+    #[inline]
     pub(crate) fn release_tail_locked(&mut self, pages: &mut PageArena) {
         let buf = self.pop_locked();
         pages.put(buf.page, self.holder());

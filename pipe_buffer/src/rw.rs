@@ -1,7 +1,7 @@
 //! read(2) and write(2) on a pipe: `pipe_read` and `pipe_write` of
 //! fs/pipe.c.
 
-use page_refs::{PAGE_SIZE, PageArena, Source};
+use page_refs::{PAGE_SIZE, PageArena, PageId, Source};
 
 use crate::buf::{BufFlags, BufOrigin, PipeBuffer};
 use crate::error::PipeError;
@@ -94,28 +94,63 @@ impl PipeInodeInfo {
     /// [`PipeError::WouldBlock`] (with `done` 0) when blocking.
     pub fn read(&mut self, pages: &mut PageArena, len: usize, nonblock: bool) -> Result<Vec<u8>, PipeError> {
         let mut out = Vec::new();
+        self.read_into(pages, len, nonblock, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`read`](Self::read), appending to `out` (a buffer the caller
+    /// reuses) and answering the count.
+    ///
+    /// # Errors
+    /// As [`read`](Self::read).
+    pub fn read_into(
+        &mut self,
+        pages: &mut PageArena,
+        len: usize,
+        nonblock: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, PipeError> {
+        self.read_with(pages, len, nonblock, |pages, page, offset, n| pages.read_into(page, offset, n, out))
+    }
+
+    /// [`read`](Self::read), handing each piece to `copy` as
+    /// `(pages, page, offset, len)` while the pipe still holds the page, so
+    /// the caller copies from the live page (as `copy_page_to_iter` does)
+    /// before the buffer is released. Answers the bytes consumed.
+    ///
+    /// # Errors
+    /// As [`read`](Self::read).
+    pub fn read_with(
+        &mut self,
+        pages: &mut PageArena,
+        len: usize,
+        nonblock: bool,
+        mut copy: impl FnMut(&mut PageArena, PageId, usize, usize),
+    ) -> Result<usize, PipeError> {
         if len == 0 {
-            return Ok(out);
+            return Ok(0);
         }
         let mut total_len = len;
+        let mut ret = 0;
         while !self.is_empty() {
             let tail = self.tail;
             let buf = *self.slot(tail);
             let chars = (buf.len as usize).min(total_len);
-            pages.read_into(buf.page, buf.offset as usize, chars, &mut out);
+            copy(pages, buf.page, buf.offset as usize, chars);
             let slot = self.slot_mut(tail);
             slot.offset += chars as u32;
             slot.len -= chars as u32;
             if slot.len == 0 {
                 self.release_tail_locked(pages);
             }
+            ret += chars;
             total_len -= chars;
             if total_len == 0 {
                 break;
             }
         }
-        if !out.is_empty() || self.writers == 0 {
-            return Ok(out);
+        if ret > 0 || self.writers == 0 {
+            return Ok(ret);
         }
         if nonblock { Err(PipeError::Again) } else { Err(PipeError::WouldBlock { done: 0 }) }
     }
@@ -225,6 +260,24 @@ mod tests {
         assert_eq!(p.read(&mut pages, 1, false), Err(PipeError::WouldBlock { done: 0 }));
         p.writers = 0;
         assert_eq!(p.read(&mut pages, 1, false), Ok(vec![]));
+    }
+
+    #[test]
+    fn read_into_appends_and_answers_the_count() {
+        let mut pages = PageArena::new();
+        let mut p = PipeInodeInfo::new(1);
+        p.write(&mut pages, fill(b'a', 5000), true).unwrap();
+        let mut out = b"xy".to_vec();
+        assert_eq!(p.read_into(&mut pages, 4097, true, &mut out), Ok(4097));
+        assert_eq!(out.len(), 2 + 4097);
+        assert_eq!(&out[..3], b"xya");
+        assert_eq!(p.read_into(&mut pages, 0, true, &mut out), Ok(0));
+        assert_eq!(p.read_into(&mut pages, 10_000, true, &mut out), Ok(903));
+        assert_eq!(p.read_into(&mut pages, 1, true, &mut out), Err(PipeError::Again));
+        assert_eq!(out.len(), 2 + 5000, "unchanged by the error");
+        p.writers = 0;
+        assert_eq!(p.read_into(&mut pages, 1, false, &mut out), Ok(0));
+        pages.check_teardown().unwrap();
     }
 
     #[test]

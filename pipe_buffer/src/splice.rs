@@ -13,6 +13,7 @@ impl PipeInodeInfo {
     /// # Errors
     /// [`PipeError::Pipe`] with no reader; when full, [`PipeError::Again`]
     /// if nonblocking, else [`PipeError::WouldBlock`].
+    #[inline]
     pub fn wait_for_space(&self, nonblock: bool) -> Result<(), PipeError> {
         if self.readers == 0 {
             Err(PipeError::Pipe)
@@ -33,6 +34,7 @@ impl PipeInodeInfo {
     /// # Errors
     /// [`PipeError::Pipe`] with no reader, [`PipeError::Again`] when full;
     /// no reference is taken then.
+    #[inline]
     pub fn add_page(
         &mut self,
         pages: &mut PageArena,

@@ -99,6 +99,9 @@ impl Inode {
     /// Write `src` at `pos` through the page cache, extending the file.
     pub fn write_at(&mut self, pages: &mut PageArena, pos: u64, src: Source<'_>) -> usize {
         let total = src.len();
+        if total == 0 {
+            return 0;
+        }
         let mut rest = src;
         let mut at = pos;
         while !rest.is_empty() {
@@ -113,6 +116,36 @@ impl Inode {
         }
         self.size = self.size.max(pos + total as u64);
         total
+    }
+
+    /// Write `len` bytes of page `src` from `src_offset` at `pos` through
+    /// the page cache, extending the file; a copy onto the source page
+    /// itself runs front to back on the live page, as Linux's does.
+    pub fn copy_from_page(&mut self, pages: &mut PageArena, pos: u64, src: PageId, src_offset: usize, len: usize) {
+        if len == 0 {
+            return;
+        }
+        let mut done = 0;
+        while done < len {
+            let at = pos + done as u64;
+            let index = at / PAGE_SIZE as u64;
+            let offset = (at % PAGE_SIZE as u64) as usize;
+            let n = (len - done).min(PAGE_SIZE - offset);
+            let dst = self.materialise(pages, index);
+            super::mm::copy_page(pages, src, src_offset + done, dst, offset, n);
+            done += n;
+        }
+        self.size = self.size.max(pos + len as u64);
+    }
+
+    /// The page that backs file page `index` for a reader that takes a
+    /// reference: the page-cache page (created for initial contents), or
+    /// the zero page for a hole (tmpfs).
+    pub fn page_for_read(&mut self, pages: &mut PageArena, index: u64) -> PageId {
+        match self.page(index) {
+            FilePage::Hole => pages.zero_page(),
+            _ => self.materialise(pages, index),
+        }
     }
 
     /// The page-cache frames, with their page index.

@@ -92,6 +92,9 @@ impl UserBuffer {
     /// object still holds, which is exactly the hazard of the vmsplice
     /// debate.
     pub fn store(&mut self, pages: &mut PageArena, start: usize, src: Source<'_>) {
+        if src.is_empty() {
+            return;
+        }
         let mut pos = start;
         let mut rest = src;
         while !rest.is_empty() {
@@ -110,6 +113,30 @@ impl UserBuffer {
             pages.write(page, offset, now);
             pos += n;
             rest = later;
+        }
+    }
+
+    /// The kernel copying `len` bytes of page `src` from `src_offset` into
+    /// this mapping at byte `start` (`copy_page_to_iter`), write-faulting
+    /// as [`store`](Self::store) does. Where the destination is the source
+    /// page itself the copy runs front to back on the live page, as
+    /// Linux's does.
+    pub fn copy_from_page(&mut self, pages: &mut PageArena, start: usize, src: PageId, src_offset: usize, len: usize) {
+        let mut done = 0;
+        while done < len {
+            let pos = start + done;
+            let (index, offset) = (pos / PAGE_SIZE, pos % PAGE_SIZE);
+            let n = (len - done).min(PAGE_SIZE - offset);
+            let dst = match self.ptes[index] {
+                Pte::Page(p) => p,
+                Pte::None | Pte::Zero => {
+                    let p = pages.alloc(self.holder(index));
+                    self.ptes[index] = Pte::Page(p);
+                    p
+                }
+            };
+            copy_page(pages, src, src_offset + done, dst, offset, n);
+            done += n;
         }
     }
 
@@ -164,5 +191,20 @@ mod tests {
         assert_eq!(pages.content(p0).byte(10), 7);
         b.unmap(&mut pages);
         pages.check_teardown().unwrap();
+    }
+}
+
+/// Copy `len` bytes from `src` at `src_offset` to `dst` at `dst_offset`:
+/// in place, front to back, when both are the same page; otherwise through a
+/// snapshot of the source bytes (distinct pages cannot overlap).
+pub fn copy_page(pages: &mut PageArena, src: PageId, src_offset: usize, dst: PageId, dst_offset: usize, len: usize) {
+    if src == dst {
+        pages.copy_within(src, src_offset, dst_offset, len);
+    } else if let page_refs::Content::Uniform(b) = *pages.content(src) {
+        pages.write(dst, dst_offset, Source::Fill { byte: b, len });
+    } else {
+        let mut tmp = Vec::with_capacity(len);
+        pages.read_into(src, src_offset, len, &mut tmp);
+        pages.write(dst, dst_offset, Source::Slice(&tmp));
     }
 }

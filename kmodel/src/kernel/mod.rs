@@ -219,6 +219,9 @@ impl Kernel {
     /// `EFAULT` if the range is outside the mapping.
     pub fn user_fill(&mut self, pid: Pid, range: UserRange, byte: u8) -> Result<(), Errno> {
         let Kernel { pages, procs, .. } = self;
+        if range.len == 0 {
+            return Ok(());
+        }
         let buf = procs.get_mut(&pid).ok_or(Errno::ESRCH)?.mm.get_mut(&range.buffer).ok_or(Errno::EFAULT)?;
         if range.start.checked_add(range.len).is_none_or(|e| e > buf.len()) {
             return Err(Errno::EFAULT);

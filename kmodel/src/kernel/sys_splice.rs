@@ -1,10 +1,10 @@
 //! vmsplice, splice, tee and sendfile (fs/splice.c, fs/read_write.c).
 
-use page_refs::{PAGE_SIZE, Source};
+use page_refs::PAGE_SIZE;
 use pipe_buffer::{BufFlags, BufOrigin};
 
 use super::file::{Fd, File, FileKind, PipeId};
-use super::inode::{FilePage, InodeId};
+use super::inode::InodeId;
 use super::mm::{UserBuffer, UserRange};
 use super::{Errno, Kernel, MAX_RW_COUNT, Pid, pipe_errno, verify_area};
 
@@ -105,19 +105,25 @@ impl Kernel {
         let total: usize = iov.iter().map(|r| r.len).sum();
         let Kernel { pipes, pages, procs, .. } = self;
         let pipe = pipes.get_mut(&id).expect("open pipe end without pipe");
-        let data = pipe.read(pages, total, flags.nonblock).map_err(pipe_errno)?;
         let mm = &mut procs.get_mut(&pid).ok_or(Errno::ESRCH)?.mm;
-        let mut rest = &data[..];
-        for r in iov {
-            if rest.is_empty() {
-                break;
+        // The iovec cursor: which range, and how far into it.
+        let (mut seg, mut seg_off) = (0usize, 0usize);
+        pipe.read_with(pages, total, flags.nonblock, |pages, page, offset, len| {
+            let mut done = 0;
+            while done < len {
+                while iov[seg].len == seg_off {
+                    seg += 1;
+                    seg_off = 0;
+                }
+                let r = iov[seg];
+                let n = (len - done).min(r.len - seg_off);
+                let buf = mm.get_mut(&r.buffer).expect("iovecs were checked at import");
+                buf.copy_from_page(pages, r.start + seg_off, page, offset + done, n);
+                done += n;
+                seg_off += n;
             }
-            let n = r.len.min(rest.len());
-            let buf = mm.get_mut(&r.buffer).ok_or(Errno::EFAULT)?;
-            buf.store(pages, r.start, Source::Slice(&rest[..n]));
-            rest = &rest[n..];
-        }
-        Ok(data.len())
+        })
+        .map_err(pipe_errno)
     }
 
     /// splice(2) of up to `len` bytes from `fd_in` to `fd_out`, one of
@@ -166,8 +172,16 @@ impl Kernel {
                 verify_area(pos, len as u64)?;
                 let nonblock = flags.nonblock || input.nonblock;
                 let Kernel { pipes, pages, inodes, .. } = self;
-                let data = pipes.get_mut(&i).expect("pipe").read(pages, len, nonblock).map_err(pipe_errno)?;
-                let n = inodes.get_mut(&ino).expect("inode").write_at(pages, pos, Source::Slice(&data));
+                let inode = inodes.get_mut(&ino).expect("inode");
+                let mut at = pos;
+                let n = pipes
+                    .get_mut(&i)
+                    .expect("pipe")
+                    .read_with(pages, len, nonblock, |pages, page, offset, n| {
+                        inode.copy_from_page(pages, at, page, offset, n);
+                        at += n as u64;
+                    })
+                    .map_err(pipe_errno)?;
                 self.advance(pid, fd_out, off_out, pos, n)?;
                 Ok(n)
             }
@@ -220,11 +234,8 @@ impl Kernel {
             let index = pos / PAGE_SIZE as u64;
             let offset = (pos % PAGE_SIZE as u64) as usize;
             let n = ((inode.size - pos).min(len as u64) as usize).min(PAGE_SIZE - offset);
-            let (page, origin) = match inode.page(index) {
-                FilePage::Hole => (pages.zero_page(), BufOrigin::PageCache),
-                _ => (inode.materialise(pages, index), BufOrigin::PageCache),
-            };
-            pipe.add_page(pages, page, offset, n, BufFlags::NONE, origin).map_err(pipe_errno)?;
+            let page = inode.page_for_read(pages, index);
+            pipe.add_page(pages, page, offset, n, BufFlags::NONE, BufOrigin::PageCache).map_err(pipe_errno)?;
             total += n;
             len -= n;
             pos += n as u64;
@@ -301,16 +312,39 @@ impl Kernel {
                 verify_area(output.pos, count as u64)?;
                 let ino = regular(&input)?;
                 let out_ino = regular(&output)?;
-                let mut data = Vec::new();
-                let n = self.inodes[&ino].read_at(&self.pages, pos, count, &mut data);
-                let Kernel { inodes, pages, .. } = self;
-                inodes.get_mut(&out_ino).expect("inode").write_at(pages, output.pos, Source::Slice(&data));
+                let n = self.copy_file_range_locked(ino, pos, out_ino, output.pos, count);
                 self.file_mut(pid, fd_out)?.pos += n as u64;
                 n
             }
         };
         self.advance(pid, fd_in, offset, pos, n)?;
         Ok(n)
+    }
+}
+
+impl Kernel {
+    /// Copy up to `count` bytes of file `src` at `pos` into file `dst` at
+    /// `out_pos` (`splice_direct_to_actor`: the source's page-cache pages
+    /// are read live, piece by piece, so a copy within one page runs front
+    /// to back as on Linux). Stops at the source's end.
+    fn copy_file_range_locked(&mut self, src: InodeId, pos: u64, dst: InodeId, out_pos: u64, count: usize) -> usize {
+        let size = self.inodes[&src].size;
+        if pos >= size {
+            return 0;
+        }
+        let n = (count as u64).min(size - pos) as usize;
+        let mut done = 0;
+        while done < n {
+            let at = pos + done as u64;
+            let index = at / PAGE_SIZE as u64;
+            let offset = (at % PAGE_SIZE as u64) as usize;
+            let k = (n - done).min(PAGE_SIZE - offset);
+            let Kernel { inodes, pages, .. } = self;
+            let page = inodes.get_mut(&src).expect("inode").page_for_read(pages, index);
+            inodes.get_mut(&dst).expect("inode").copy_from_page(pages, out_pos + done as u64, page, offset, k);
+            done += k;
+        }
+        n
     }
 }
 
