@@ -66,7 +66,7 @@ impl std::error::Error for InvariantError {}
 ///
 /// The zero page is a frame of the arena that is never freed: it holds a
 /// permanent [`Holder::KERNEL`] reference and may never be written.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct PageArena {
     frames: Slab<Frame>,
     /// Next generation per slab key; survives the frame.
@@ -157,19 +157,24 @@ impl PageArena {
         self.alloc_with(holder, content)
     }
 
+    // `get`, `try_get`, `put` and `transfer` are `inline(always)`: a `Holder`
+    // passed to an outlined call goes through memory, and reloading the
+    // twelve bytes the caller stored field by field stalls on store
+    // forwarding, which cost more than the rest of the call.
+
     /// Take a reference to a live page for `holder` (`get_page`).
     ///
     /// # Panics
     /// If `id` is not live: taking a reference to a freed page is a broken
     /// model invariant.
-    #[inline]
+    #[inline(always)]
     pub fn get(&mut self, id: PageId, holder: Holder) {
         assert!(self.try_get(id, holder), "get of freed page {id} for {holder}");
     }
 
     /// Take a reference unless the page is already freed
     /// (`get_page_unless_zero`); `false` if it was.
-    #[inline]
+    #[inline(always)]
     pub fn try_get(&mut self, id: PageId, holder: Holder) -> bool {
         let Some(frame) = self.frame_mut(id) else {
             return false;
@@ -185,7 +190,7 @@ impl PageArena {
     ///
     /// # Panics
     /// If the page is not live or `holder` holds no reference to it.
-    #[inline]
+    #[inline(always)]
     pub fn put(&mut self, id: PageId, holder: Holder) -> bool {
         let Some(frame) = self.frame_mut(id) else { put_of_freed_page(id, holder) };
         // The newest reference of `holder` goes (`rposition`); it is usually
@@ -222,7 +227,7 @@ impl PageArena {
     ///
     /// # Panics
     /// If the page is not live or `from` holds no reference.
-    #[inline]
+    #[inline(always)]
     pub fn transfer(&mut self, id: PageId, from: Holder, to: Holder) {
         let Some(frame) = self.frame_mut(id) else { transfer_of_freed_page(id) };
         // `from`'s newest reference, as in `put`: usually the newest of all.
@@ -239,6 +244,7 @@ impl PageArena {
     /// # Panics
     /// If the page is not live, is the zero page, or the write passes the
     /// page's end.
+    #[inline]
     pub fn write(&mut self, id: PageId, offset: usize, src: Source<'_>) {
         assert!(id != self.zero, "write to the zero page");
         let len = src.len();
@@ -271,6 +277,7 @@ impl PageArena {
     }
 
     /// The page's contents.
+    #[inline]
     pub fn content(&self, id: PageId) -> &Content {
         &self.frame(id).content
     }
@@ -436,6 +443,20 @@ fn put_of_freed_page(id: PageId, holder: Holder) -> ! {
 #[inline(never)]
 fn transfer_of_freed_page(id: PageId) -> ! {
     panic!("transfer of freed page {id}")
+}
+
+impl Clone for Frame {
+    /// A copy of the frame, for snapshots of a whole arena (the explorer
+    /// backtracks by cloning): same count, holders and bytes.
+    fn clone(&self) -> Self {
+        Frame {
+            generation: self.generation,
+            refcount: AtomicU32::new(self.refcount.load(Ordering::Relaxed)),
+            holders: self.holders.clone(),
+            content: self.content.clone(),
+            version: self.version,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ pub enum FilePage {
 }
 
 /// A regular file: its size and page cache.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Inode {
     id: InodeId,
     /// `i_size`.

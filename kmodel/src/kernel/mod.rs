@@ -41,7 +41,7 @@ pub const BLOCKED: Errno = Errno::EDEADLK;
 pub struct Pid(pub u32);
 
 /// A process: its descriptors and its user mappings.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Process {
     /// The descriptor table.
     pub fds: FdTable,
@@ -69,7 +69,7 @@ impl Default for KernelConfig {
 }
 
 /// One simulated machine.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Kernel {
     pub(crate) pages: PageArena,
     pub(crate) pipes: BTreeMap<PipeId, PipeInodeInfo>,

@@ -411,7 +411,9 @@ impl Backend for LinuxBackend {
             Op::Pwrite { fd, offset, len, byte } => counted(self.pwrite(*fd, *offset, *len, *byte)?),
             Op::Fcntl { fd, cmd } => StepResult::Done(self.fcntl(*fd, *cmd)),
             Op::Close { fd } => StepResult::Done(self.close(*fd)),
-            Op::Refs { .. } | Op::Expect { .. } | Op::Advance { .. } => StepResult::Done(Outcome::Skip),
+            Op::Refs { .. } | Op::Expect { .. } | Op::WaitReusable { .. } | Op::Advance { .. } => {
+                StepResult::Done(Outcome::Skip)
+            }
         })
     }
 
