@@ -254,22 +254,6 @@ impl PageArena {
         self.record(id, EventKind::Write { offset: offset as u16, len: len as u16 }, Holder::KERNEL);
     }
 
-    /// Copy `len` bytes of page `id` from `src` to `dst` within the page,
-    /// front to back one byte at a time, as the kernel's copy loops do when
-    /// a page is both the source and the destination of a copy: where the
-    /// ranges overlap with `dst > src`, bytes already copied are copied
-    /// again.
-    ///
-    /// # Panics
-    /// If the page is not live, is the zero page, or a range passes the end.
-    pub fn copy_within(&mut self, id: PageId, src: usize, dst: usize, len: usize) {
-        assert!(id != self.zero, "write to the zero page");
-        let frame = self.frame_mut(id).unwrap_or_else(|| panic!("write to freed page {id}"));
-        frame.content.copy_forward(src, dst, len);
-        frame.version = frame.version.wrapping_add(1);
-        self.record(id, EventKind::Write { offset: dst as u16, len: len as u16 }, Holder::KERNEL);
-    }
-
     /// Append `len` bytes of page `id` from `offset` to `out`.
     #[inline]
     pub fn read_into(&self, id: PageId, offset: usize, len: usize, out: &mut Vec<u8>) {
