@@ -18,6 +18,7 @@ mod invariants;
 mod mm;
 mod sys_rw;
 mod sys_splice;
+mod threaded;
 
 use std::collections::BTreeMap;
 
@@ -30,6 +31,7 @@ pub use inode::{FilePage, Inode, InodeId};
 pub use mm::{BufferId, Pte, UserBuffer, UserRange};
 pub use sys_rw::Fcntl;
 pub use sys_splice::SpliceFlags;
+pub use threaded::SharedKernel;
 
 /// The answer of a call that would sleep forever: in a single-threaded
 /// kernel nobody can wake it. Linux would hang; the scenario runner reports
