@@ -48,22 +48,31 @@ impl Kernel {
                 return Err(Errno::EFAULT);
             }
         }
-        // import_iovec: the total is capped at MAX_RW_COUNT.
-        let mut total = 0u64;
-        let mut ranges = Vec::with_capacity(iov.len());
-        for r in iov {
-            let len = (r.len as u64).min(MAX_RW_COUNT - total);
-            total += len;
-            ranges.push(UserRange { len: len as usize, ..*r });
-        }
-        if total == 0 {
-            return Ok(0);
-        }
+        // import_iovec: the total is capped at MAX_RW_COUNT. Only an iovec
+        // array that reaches the cap needs a capped copy.
+        let sum = iov.iter().try_fold(0u64, |t, r| t.checked_add(r.len as u64).filter(|&t| t <= MAX_RW_COUNT));
+        let capped: Vec<UserRange>;
+        let ranges: &[UserRange] = match sum {
+            Some(0) => return Ok(0),
+            Some(_) => iov,
+            None => {
+                let mut total = 0u64;
+                capped = iov
+                    .iter()
+                    .map(|r| {
+                        let len = (r.len as u64).min(MAX_RW_COUNT - total);
+                        total += len;
+                        UserRange { len: len as usize, ..*r }
+                    })
+                    .collect();
+                &capped
+            }
+        };
         let id = file.pipe().ok_or(Errno::EBADF)?;
         if file.writable {
-            self.vmsplice_to_pipe(pid, id, &ranges, flags)
+            self.vmsplice_to_pipe(pid, id, ranges, flags)
         } else {
-            self.vmsplice_to_user(pid, id, &ranges, flags)
+            self.vmsplice_to_user(pid, id, ranges, flags)
         }
     }
 
