@@ -48,6 +48,14 @@ fn double_buffer_waiting_for_release_is_safe_under_bound_2() {
 }
 
 #[test]
+fn double_buffer_into_one_pipe_is_safe_as_pitched() {
+    let sc = story("explore_double_buffer_one_pipe");
+    let summary = explore(&sc, &exhaustive(2), &mut |_| {}).unwrap();
+    assert!(summary.finding.is_none(), "{:?}", summary.finding);
+    assert!(summary.complete && summary.progress.schedules > 10);
+}
+
+#[test]
 fn the_safe_version_is_unsafe_without_its_wait() {
     // Remove the wait line: the explorer must find the hazard again, so
     // the proof above is not vacuous.
