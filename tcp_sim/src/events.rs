@@ -81,6 +81,11 @@ impl<E> EventQueue<E> {
         }
     }
 
+    /// Every pending event, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &E> + '_ {
+        self.heap.iter().map(|Reverse((_, _, Slot(e)))| e)
+    }
+
     /// Whether nothing is scheduled: the network is quiet.
     pub fn is_quiet(&self) -> bool {
         self.heap.is_empty()

@@ -1,0 +1,136 @@
+//! `MSG_ZEROCOPY` completions (net/core/skbuff.c: `msg_zerocopy_*`,
+//! `__msg_zerocopy_callback`).
+//!
+//! With `SO_ZEROCOPY` set, each `send(MSG_ZEROCOPY)` that queues bytes gets
+//! the next counter of the socket. The sender's fragments of that send hold
+//! the program's pages; when the last of them is released (the cumulative
+//! ACK covered them, or the connection died) a completion `[id, id]` is
+//! queued on the socket's error queue. A completion that continues the one
+//! at the tail of the queue (`hi + 1 == id`) extends it instead
+//! (`skb_zerocopy_notify_extend`). A send whose bytes had to be copied
+//! (delivered to a local socket: `skb_orphan_frags_rx`) reports
+//! `SO_EE_CODE_ZEROCOPY_COPIED`; the code of an extended completion is the
+//! code of the first one.
+
+use std::collections::{BTreeMap, VecDeque};
+
+/// One completion read from the error queue: sends `lo..=hi` are done.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// `ee_info`: the first send completed.
+    pub lo: u32,
+    /// `ee_data`: the last send completed.
+    pub hi: u32,
+    /// `SO_EE_CODE_ZEROCOPY_COPIED`: the kernel copied the bytes after all.
+    pub copied: bool,
+}
+
+/// A socket's zerocopy state.
+#[derive(Debug, Default)]
+pub(crate) struct ZeroCopy {
+    /// `SO_ZEROCOPY`.
+    pub enabled: bool,
+    /// The next send's counter (`sk_zckey`).
+    pub next_id: u32,
+    /// Sends whose fragments are still held: fragments left, and whether
+    /// some were copied.
+    pending: BTreeMap<u32, (u32, bool)>,
+    /// The error queue.
+    errqueue: VecDeque<Completion>,
+}
+
+impl ZeroCopy {
+    /// A new send's counter.
+    pub fn start(&mut self) -> u32 {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        self.pending.insert(id, (0, false));
+        id
+    }
+
+    /// Send `id` queued one more fragment.
+    pub fn add_frag(&mut self, id: u32) {
+        if let Some((n, _)) = self.pending.get_mut(&id) {
+            *n += 1;
+        }
+    }
+
+    /// Send `id`'s bytes were copied for a local receiver.
+    pub fn mark_copied(&mut self, id: u32) {
+        if let Some((_, c)) = self.pending.get_mut(&id) {
+            *c = true;
+        }
+    }
+
+    /// One fragment of send `id` was released; the send completes with
+    /// its last one.
+    pub fn release(&mut self, id: u32) {
+        let done = match self.pending.get_mut(&id) {
+            Some((n, _)) => {
+                *n = n.saturating_sub(1);
+                *n == 0
+            }
+            None => false,
+        };
+        if done {
+            let (_, copied) = self.pending.remove(&id).expect("present");
+            self.complete(id, copied);
+        }
+    }
+
+    /// The send queued nothing after all (a zero-length send): it takes
+    /// no counter.
+    pub fn abandon(&mut self, id: u32) {
+        if self.pending.get(&id).is_some_and(|(n, _)| *n == 0) {
+            self.pending.remove(&id);
+            if self.next_id == id.wrapping_add(1) {
+                self.next_id = id;
+            }
+        }
+    }
+
+    fn complete(&mut self, id: u32, copied: bool) {
+        if let Some(tail) = self.errqueue.back_mut()
+            && tail.hi.wrapping_add(1) == id
+        {
+            tail.hi = id;
+            return;
+        }
+        self.errqueue.push_back(Completion { lo: id, hi: id, copied });
+    }
+
+    /// `recvmsg(MSG_ERRQUEUE)`: the oldest completion.
+    pub fn pop(&mut self) -> Option<Completion> {
+        self.errqueue.pop_front()
+    }
+
+    /// Sends not yet completed.
+    pub fn outstanding(&self) -> usize {
+        self.pending.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consecutive_completions_coalesce() {
+        let mut z = ZeroCopy { enabled: true, ..Default::default() };
+        let a = z.start();
+        z.add_frag(a);
+        let b = z.start();
+        z.add_frag(b);
+        z.add_frag(b);
+        z.mark_copied(a);
+        z.release(a);
+        z.release(b);
+        assert_eq!(z.outstanding(), 1);
+        z.release(b);
+        assert_eq!(z.pop(), Some(Completion { lo: 0, hi: 1, copied: true }));
+        assert_eq!(z.pop(), None);
+        let c = z.start();
+        z.abandon(c);
+        assert_eq!(z.start(), 2, "an empty send takes no counter");
+    }
+}
