@@ -279,13 +279,49 @@ impl Network {
         more: bool,
         zerocopy: bool,
     ) -> Result<usize, SockError> {
+        let zc = if zerocopy && pieces.iter().any(|p| p.2 > 0) { self.zerocopy_start(s) } else { None };
+        let r = self.send_pages_zc(pages, s, pieces, more, zc);
+        if let Some(id) = zc {
+            self.zerocopy_end(s, id);
+        }
+        r
+    }
+
+    /// A zerocopy send begins: its completion counter, if `SO_ZEROCOPY` is
+    /// set (`None`: the flag is ignored and the bytes are copied).
+    pub fn zerocopy_start(&mut self, s: SockId) -> Option<u32> {
+        let sock = self.sock_mut(s)?;
+        sock.zc.enabled.then(|| sock.zc.start())
+    }
+
+    /// The zerocopy send `id` returns to the program (a send that queued
+    /// nothing gives its counter back).
+    pub fn zerocopy_end(&mut self, s: SockId, id: u32) {
+        if let Some(sock) = self.sock_mut(s) {
+            sock.zc.end(id);
+        }
+    }
+
+    /// [`send_pages`](Self::send_pages) as one round of a send whose
+    /// zerocopy counter (from [`zerocopy_start`](Self::zerocopy_start)) is
+    /// `zc`.
+    ///
+    /// # Errors
+    /// As [`send_room`](Self::send_room).
+    pub fn send_pages_zc(
+        &mut self,
+        pages: &mut PageArena,
+        s: SockId,
+        pieces: &[(PageId, usize, usize)],
+        more: bool,
+        zc: Option<u32>,
+    ) -> Result<usize, SockError> {
         if pieces.iter().all(|p| p.2 == 0) {
             return Ok(0);
         }
         let mut room = self.send_room(s)?;
         self.stamp(pages);
         let sock = self.sock_mut(s).expect("room checked");
-        let zc = (zerocopy && sock.zc.enabled).then(|| sock.zc.start());
         let mut total = 0;
         for &(page, off, len) in pieces {
             let n = len.min(room);
@@ -299,12 +335,7 @@ impl Network {
                 break;
             }
         }
-        if let Some(id) = zc
-            && total == 0
-        {
-            sock.zc.abandon(id);
-        }
-        self.push(pages, s, more || total < pieces.iter().map(|p| p.2).sum::<usize>());
+        self.push(pages, s, more);
         Ok(total)
     }
 

@@ -167,6 +167,21 @@ impl UserBuffer {
     }
 }
 
+/// Copy `len` bytes from `src` at `src_offset` to `dst` at `dst_offset`:
+/// in place, front to back, when both are the same page; otherwise through a
+/// snapshot of the source bytes (distinct pages cannot overlap).
+pub fn copy_page(pages: &mut PageArena, src: PageId, src_offset: usize, dst: PageId, dst_offset: usize, len: usize) {
+    if src == dst {
+        pages.copy_within(src, src_offset, dst_offset, len);
+    } else if let page_refs::Content::Uniform(b) = *pages.content(src) {
+        pages.write(dst, dst_offset, Source::Fill { byte: b, len });
+    } else {
+        let mut tmp = Vec::with_capacity(len);
+        pages.read_into(src, src_offset, len, &mut tmp);
+        pages.write(dst, dst_offset, Source::Slice(&tmp));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,20 +206,5 @@ mod tests {
         assert_eq!(pages.content(p0).byte(10), 7);
         b.unmap(&mut pages);
         pages.check_teardown().unwrap();
-    }
-}
-
-/// Copy `len` bytes from `src` at `src_offset` to `dst` at `dst_offset`:
-/// in place, front to back, when both are the same page; otherwise through a
-/// snapshot of the source bytes (distinct pages cannot overlap).
-pub fn copy_page(pages: &mut PageArena, src: PageId, src_offset: usize, dst: PageId, dst_offset: usize, len: usize) {
-    if src == dst {
-        pages.copy_within(src, src_offset, dst_offset, len);
-    } else if let page_refs::Content::Uniform(b) = *pages.content(src) {
-        pages.write(dst, dst_offset, Source::Fill { byte: b, len });
-    } else {
-        let mut tmp = Vec::with_capacity(len);
-        pages.read_into(src, src_offset, len, &mut tmp);
-        pages.write(dst, dst_offset, Source::Slice(&tmp));
     }
 }

@@ -127,7 +127,7 @@ pub fn run(
                     line: step.line,
                     text: step.text.clone(),
                     outcome,
-                    model_only: step.op.is_model_only(),
+                    model_only: scenario.is_model_only(step),
                 };
                 on_line(&line);
                 report.lines.push(line);

@@ -223,6 +223,9 @@ pub(crate) struct Sock {
     /// `MSG_MORE` / `SPLICE_F_MORE` on the last send: hold a partial
     /// segment.
     pub corked: bool,
+    /// End of the last segment sent shorter than the MSS (`snd_sml`, for
+    /// Minshall's Nagle).
+    snd_sml: u32,
     pub zc: ZeroCopy,
     pub timers: [Timer; 3],
     persist_backoff: u32,
@@ -266,6 +269,7 @@ impl Sock {
             err: None,
             orphan: false,
             corked: false,
+            snd_sml: cfg.isn,
             zc: ZeroCopy::default(),
             timers: [Timer::default(); 3],
             persist_backoff: 0,
@@ -449,12 +453,18 @@ impl Sock {
             }
             let in_flight = self.snd.snd_nxt != self.snd.snd_una;
             if len < self.mss as usize {
-                // A partial segment: held by the cork, by Nagle while data
-                // is in flight, and (window-limited) while anything is.
+                // A partial segment: held by the cork; by Nagle (Minshall's
+                // variant, `tcp_nagle_check`) while an earlier small segment
+                // is unacknowledged; and, limited by the window, while
+                // anything is in flight.
                 if len == unsent && self.corked {
                     break;
                 }
-                if in_flight {
+                let small_unacked = after(self.snd_sml, self.snd.snd_una) && !after(self.snd_sml, self.snd.snd_nxt);
+                if len == unsent && in_flight && small_unacked {
+                    break;
+                }
+                if len < unsent && in_flight {
                     break;
                 }
             }
@@ -513,6 +523,9 @@ impl Sock {
         out.push(p);
         self.acked_now();
         let end = seq.wrapping_add(len as u32 + u32::from(fin));
+        if len > 0 && len < self.mss as usize {
+            self.snd_sml = seq.wrapping_add(len as u32);
+        }
         if after(end, self.snd.snd_nxt) {
             self.snd.snd_nxt = end;
         }

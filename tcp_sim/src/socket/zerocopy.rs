@@ -32,32 +32,51 @@ pub(crate) struct ZeroCopy {
     pub enabled: bool,
     /// The next send's counter (`sk_zckey`).
     pub next_id: u32,
-    /// Sends whose fragments are still held: fragments left, and whether
-    /// some were copied.
-    pending: BTreeMap<u32, (u32, bool)>,
+    /// Sends not yet complete: references left (one per fragment held,
+    /// plus one while the send call runs), whether some bytes were copied,
+    /// and whether any fragment was queued at all.
+    pending: BTreeMap<u32, (u32, bool, bool)>,
     /// The error queue.
     errqueue: VecDeque<Completion>,
 }
 
 impl ZeroCopy {
-    /// A new send's counter.
+    /// A new send's counter (`msg_zerocopy_realloc`); the send call holds
+    /// a reference until [`end`](Self::end).
     pub fn start(&mut self) -> u32 {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
-        self.pending.insert(id, (0, false));
+        self.pending.insert(id, (1, false, false));
         id
     }
 
     /// Send `id` queued one more fragment.
     pub fn add_frag(&mut self, id: u32) {
-        if let Some((n, _)) = self.pending.get_mut(&id) {
+        if let Some((n, _, any)) = self.pending.get_mut(&id) {
             *n += 1;
+            *any = true;
+        }
+    }
+
+    /// The send call of `id` returns: a send that queued nothing gives its
+    /// counter back (`net_zcopy_put_abort`); otherwise the call's reference
+    /// goes and the send completes with its last fragment.
+    pub fn end(&mut self, id: u32) {
+        match self.pending.get(&id) {
+            Some(&(_, _, false)) => {
+                self.pending.remove(&id);
+                if self.next_id == id.wrapping_add(1) {
+                    self.next_id = id;
+                }
+            }
+            Some(_) => self.release(id),
+            None => {}
         }
     }
 
     /// Send `id`'s bytes were copied for a local receiver.
     pub fn mark_copied(&mut self, id: u32) {
-        if let Some((_, c)) = self.pending.get_mut(&id) {
+        if let Some((_, c, _)) = self.pending.get_mut(&id) {
             *c = true;
         }
     }
@@ -66,26 +85,15 @@ impl ZeroCopy {
     /// its last one.
     pub fn release(&mut self, id: u32) {
         let done = match self.pending.get_mut(&id) {
-            Some((n, _)) => {
+            Some((n, _, _)) => {
                 *n = n.saturating_sub(1);
                 *n == 0
             }
             None => false,
         };
         if done {
-            let (_, copied) = self.pending.remove(&id).expect("present");
+            let (_, copied, _) = self.pending.remove(&id).expect("present");
             self.complete(id, copied);
-        }
-    }
-
-    /// The send queued nothing after all (a zero-length send): it takes
-    /// no counter.
-    pub fn abandon(&mut self, id: u32) {
-        if self.pending.get(&id).is_some_and(|(n, _)| *n == 0) {
-            self.pending.remove(&id);
-            if self.next_id == id.wrapping_add(1) {
-                self.next_id = id;
-            }
         }
     }
 
@@ -119,18 +127,20 @@ mod tests {
         let mut z = ZeroCopy { enabled: true, ..Default::default() };
         let a = z.start();
         z.add_frag(a);
+        z.release(a);
+        assert_eq!(z.pop(), None, "the send call still holds it");
+        z.end(a);
         let b = z.start();
         z.add_frag(b);
         z.add_frag(b);
-        z.mark_copied(a);
-        z.release(a);
+        z.end(b);
         z.release(b);
         assert_eq!(z.outstanding(), 1);
         z.release(b);
-        assert_eq!(z.pop(), Some(Completion { lo: 0, hi: 1, copied: true }));
+        assert_eq!(z.pop(), Some(Completion { lo: 0, hi: 1, copied: false }));
         assert_eq!(z.pop(), None);
         let c = z.start();
-        z.abandon(c);
+        z.end(c);
         assert_eq!(z.start(), 2, "an empty send takes no counter");
     }
 }

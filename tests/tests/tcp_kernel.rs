@@ -1,0 +1,106 @@
+//! The kernel's sockets over simulated links: blocking calls let
+//! simulated time pass, page references move from pipes into segments and
+//! are released by ACKs, and the invariants hold after every call.
+
+use kmodel::kernel::{BLOCKED, Errno, Kernel, KernelConfig, SendFlags, SpliceFlags, UserRange};
+use page_refs::{HolderKind, PAGE_SIZE, Source};
+use tcp_sim::{Duration, LinkParams, Mode};
+
+fn link(rtt_ms: u64) -> Mode {
+    Mode::Link(LinkParams { rtt: Duration::from_millis(rtt_ms), ..LinkParams::default() })
+}
+
+fn socket_refs(k: &Kernel, r: UserRange) -> usize {
+    let buf = &k.process(k.init_pid()).unwrap().mm[&r.buffer];
+    let kmodel::kernel::Pte::Page(p) = buf.pte(r.start / PAGE_SIZE) else { return 0 };
+    k.pages().holders(p).iter().filter(|h| h.kind == HolderKind::Socket).count()
+}
+
+#[test]
+fn spliced_page_moves_into_the_segment_and_the_ack_releases_it() {
+    let mut k = Kernel::new(KernelConfig::default());
+    let pid = k.init_pid();
+    let (tx, rx) = k.tcp_pair(pid, link(40)).unwrap();
+    let (pr, pw) = k.pipe2(pid).unwrap();
+    let buf = k.mmap_anon(pid, 1).unwrap();
+    let r = UserRange { buffer: buf, start: 0, len: PAGE_SIZE };
+    k.user_fill(pid, r, b'A').unwrap();
+    assert_eq!(k.vmsplice(pid, pw, &[r], SpliceFlags::default()), Ok(PAGE_SIZE));
+    assert_eq!(k.splice(pid, pr, None, tx, None, 4096, SpliceFlags::default()), Ok(PAGE_SIZE));
+    k.check_invariants().unwrap();
+    assert_eq!(socket_refs(&k, r), 1, "the pipe's reference went into the send queue");
+    assert!(k.pipe(kmodel::kernel::PipeId(2)).is_none_or(|p| p.is_empty()));
+    k.advance_time(Duration::from_millis(39));
+    k.check_invariants().unwrap();
+    assert_eq!(socket_refs(&k, r), 1);
+    k.advance_time(Duration::from_millis(1));
+    assert_eq!(socket_refs(&k, r), 1, "3 segments of serialization at 1 gbit still to come");
+    k.advance_time(Duration::from_micros(40));
+    k.check_invariants().unwrap();
+    assert_eq!(socket_refs(&k, r), 0, "released by the ACK one RTT (and 40 us of serialization) later");
+    let mut out = Vec::new();
+    assert_eq!(k.read(pid, rx, 8192, &mut out), Ok(4096));
+    k.teardown_and_check().unwrap();
+}
+
+#[test]
+fn blocking_read_lets_simulated_time_pass_until_data_arrives() {
+    let mut k = Kernel::new(KernelConfig::default());
+    let pid = k.init_pid();
+    let (tx, rx) = k.tcp_pair(pid, link(100)).unwrap();
+    k.write(pid, tx, Source::Fill { byte: b'x', len: 10 }).unwrap();
+    let mut out = Vec::new();
+    assert_eq!(k.read(pid, rx, 100, &mut out), Ok(10));
+    assert_eq!(k.now().0, 50_000_000 + 496, "one way plus serialization of 62 bytes at 1 gbit");
+    assert_eq!(k.read(pid, rx, 100, &mut out), Err(BLOCKED), "nothing else can come");
+    k.check_invariants().unwrap();
+    k.teardown_and_check().unwrap();
+}
+
+#[test]
+fn blocking_write_waits_for_acks_to_free_the_send_buffer() {
+    let mut k = Kernel::new(KernelConfig::default());
+    let pid = k.init_pid();
+    let (tx, rx) = k.tcp_pair(pid, link(10)).unwrap();
+    // 6 MiB through a 4 MiB send buffer and a 128 KiB window: the write
+    // only finishes once the reader... never reads: it blocks for good.
+    assert_eq!(k.write(pid, tx, Source::Fill { byte: b'w', len: 6 << 20 }), Err(BLOCKED));
+    k.check_invariants().unwrap();
+    let mut out = Vec::new();
+    assert_eq!(k.recv(pid, rx, 1 << 20, &mut out), Ok(1 << 20), "recv waits for the window to refill");
+    assert!(k.now().0 > 0);
+    k.teardown_and_check().unwrap();
+}
+
+#[test]
+fn zerocopy_send_over_a_link_completes_after_the_ack() {
+    let mut k = Kernel::new(KernelConfig::default());
+    let pid = k.init_pid();
+    let (tx, _rx) = k.tcp_pair(pid, link(20)).unwrap();
+    let buf = k.mmap_anon(pid, 1).unwrap();
+    let r = UserRange { buffer: buf, start: 0, len: 1000 };
+    k.user_fill(pid, r, b'Z').unwrap();
+    k.setsockopt_zerocopy(pid, tx, true).unwrap();
+    let flags = SendFlags { zerocopy: true, ..SendFlags::default() };
+    assert_eq!(k.send(pid, tx, r, flags), Ok(1000));
+    assert_eq!(socket_refs(&k, r), 1, "the user's own page is in the send queue");
+    assert_eq!(k.recv_errqueue(pid, tx), Err(Errno::EAGAIN));
+    k.advance_time(Duration::from_millis(21));
+    let c = k.recv_errqueue(pid, tx).unwrap();
+    assert_eq!((c.lo, c.hi, c.copied), (0, 0, false));
+    assert_eq!(socket_refs(&k, r), 0);
+    k.check_invariants().unwrap();
+    k.teardown_and_check().unwrap();
+}
+
+#[test]
+fn teardown_settles_closed_connections_and_leaks_nothing() {
+    let mut k = Kernel::new(KernelConfig::default());
+    let pid = k.init_pid();
+    let (tx, _rx) =
+        k.tcp_pair(pid, Mode::Link(LinkParams { loss_ppm: 300_000, seed: 3, ..LinkParams::default() })).unwrap();
+    let f = k.create_file(pid, 4, b'F').unwrap();
+    assert_eq!(k.sendfile(pid, tx, f, None, 4 * PAGE_SIZE as u64), Ok(4 * PAGE_SIZE));
+    k.check_invariants().unwrap();
+    k.teardown_and_check().unwrap();
+}
