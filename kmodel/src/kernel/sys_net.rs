@@ -358,12 +358,22 @@ impl Kernel {
                 Piece::Page { page, off, len } => {
                     pipe.add_page(pages, page, off, len, BufFlags::NONE, BufOrigin::Anon).unwrap_or(0)
                 }
-                Piece::Bytes(bytes) => {
+                Piece::Bytes(_) | Piece::Fill { .. } => {
+                    let total = match piece {
+                        Piece::Bytes(b) => b.len(),
+                        Piece::Fill { len, .. } => len,
+                        Piece::Page { .. } => 0,
+                    };
                     let mut took = 0;
-                    while took < bytes.len() && !pipe.is_full() {
-                        let n = (bytes.len() - took).min(PAGE_SIZE);
+                    while took < total && !pipe.is_full() {
+                        let n = (total - took).min(PAGE_SIZE);
                         let page = pages.alloc(Holder::KERNEL);
-                        pages.write(page, 0, Source::Slice(&bytes[took..took + n]));
+                        let src = match piece {
+                            Piece::Bytes(b) => Source::Slice(&b[took..took + n]),
+                            Piece::Fill { byte, .. } => Source::Fill { byte, len: n },
+                            Piece::Page { .. } => Source::Fill { byte: 0, len: 0 },
+                        };
+                        pages.write(page, 0, src);
                         let added = pipe.add_page(pages, page, 0, n, BufFlags::NONE, BufOrigin::Anon).unwrap_or(0);
                         pages.put(page, Holder::KERNEL);
                         took += added;

@@ -78,7 +78,7 @@ pub(crate) struct LoopFrag {
     pub off: usize,
     pub len: usize,
     pub seq: u32,
-    pub meant: Option<(Arc<Content>, usize)>,
+    pub meant: Option<(Arc<Content>, usize, u32)>,
 }
 
 /// What a packet carries.
@@ -88,6 +88,8 @@ pub(crate) enum Payload {
     Empty,
     /// Bytes read from the pages when the segment was (re)transmitted.
     Bytes(Vec<u8>),
+    /// The same, when every byte read had one value (uniform pages).
+    Fill { byte: u8, len: usize },
     /// Loopback: the sender's page fragments themselves.
     Frags(Vec<LoopFrag>),
 }
@@ -97,6 +99,7 @@ impl Payload {
         match self {
             Payload::Empty => 0,
             Payload::Bytes(b) => b.len(),
+            Payload::Fill { len, .. } => *len,
             Payload::Frags(f) => f.iter().map(|f| f.len).sum(),
         }
     }
@@ -535,12 +538,38 @@ impl Sock {
     /// The bytes of `seq..seq+len` as the pages hold them now, and how many
     /// of them differ from what the program meant to send.
     fn wire_payload(&self, pages: &PageArena, seq: u32, len: usize) -> (Payload, u32) {
+        // Uniform pages of one value travel as a run, as they are stored.
+        let mut run: Option<Option<u8>> = None;
+        self.snd.pieces(seq, len, |f, _, _| {
+            let b = match pages.content(f.page) {
+                Content::Uniform(b) => Some(*b),
+                Content::Bytes(_) => None,
+            };
+            run = Some(match run {
+                None => b,
+                Some(prev) if prev == b => prev,
+                Some(_) => None,
+            });
+        });
+        if let Some(Some(byte)) = run {
+            let mut altered = 0u64;
+            self.snd.pieces(seq, len, |f, within, n| {
+                if let Some(meant) = &f.meant
+                    && pages.version(f.page) != f.version
+                {
+                    altered += recv_queue::count_differing_fill(meant, f.off as usize + within, n, byte);
+                }
+            });
+            return (Payload::Fill { byte, len }, altered.min(u64::from(u32::MAX)) as u32);
+        }
         let mut bytes = Vec::with_capacity(len);
         let mut altered = 0u64;
         self.snd.pieces(seq, len, |f, within, n| {
             let at = bytes.len();
             pages.read_into(f.page, f.off as usize + within, n, &mut bytes);
-            if let Some(meant) = &f.meant {
+            if let Some(meant) = &f.meant
+                && pages.version(f.page) != f.version
+            {
                 altered += recv_queue::count_differing(meant, f.off as usize + within, &bytes[at..]);
             }
         });
@@ -567,7 +596,7 @@ impl Sock {
                 copied.push(id);
             } else {
                 pages.get(f.page, holder);
-                let meant = f.meant.as_ref().map(|m| (m.clone(), off));
+                let meant = f.meant.as_ref().map(|m| (m.clone(), off, f.version));
                 frags.push(LoopFrag { page: f.page, off, len: n, seq: at, meant });
             }
             at = at.wrapping_add(n as u32);
@@ -728,6 +757,9 @@ impl Sock {
             Payload::Empty => {}
             Payload::Bytes(bytes) => {
                 how = self.rcv.accept(pages, Seg { seq: pkt.seq, data: Data::Bytes { bytes, start: 0 } }, right_edge);
+            }
+            Payload::Fill { byte, len } => {
+                how = self.rcv.accept(pages, Seg { seq: pkt.seq, data: Data::Fill { byte, len } }, right_edge);
             }
             Payload::Frags(frags) => {
                 for f in frags {

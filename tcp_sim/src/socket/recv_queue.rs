@@ -20,16 +20,19 @@ use crate::seq::{after, before, before_eq, dist};
 pub(crate) enum Data {
     /// Bytes that crossed a link: `bytes[start..]` are still unread.
     Bytes { bytes: Vec<u8>, start: usize },
+    /// `len` bytes of value `byte` that crossed a link (a run, kept short,
+    /// as `page_refs::Content::Uniform` keeps a uniform page).
+    Fill { byte: u8, len: usize },
     /// A page fragment shared with the sender (loopback): `len` bytes at
     /// `off`; the reference is held for `Holder::socket(object, holder)`.
-    Page { page: PageId, off: usize, len: usize, holder: u32, meant: Option<(Arc<Content>, usize)> },
+    Page { page: PageId, off: usize, len: usize, holder: u32, meant: Option<(Arc<Content>, usize, u32)> },
 }
 
 impl Data {
     pub fn len(&self) -> usize {
         match self {
             Data::Bytes { bytes, start } => bytes.len() - start,
-            Data::Page { len, .. } => *len,
+            Data::Fill { len, .. } | Data::Page { len, .. } => *len,
         }
     }
 
@@ -37,10 +40,11 @@ impl Data {
     fn trim_front(&mut self, n: usize) {
         match self {
             Data::Bytes { start, .. } => *start += n,
+            Data::Fill { len, .. } => *len -= n,
             Data::Page { off, len, meant, .. } => {
                 *off += n;
                 *len -= n;
-                if let Some((_, m)) = meant {
+                if let Some((_, m, _)) = meant {
                     *m += n;
                 }
             }
@@ -51,7 +55,7 @@ impl Data {
     fn trim_back(&mut self, n: usize) {
         match self {
             Data::Bytes { bytes, start } => bytes.truncate(*start + n),
-            Data::Page { len, .. } => *len = n,
+            Data::Fill { len, .. } | Data::Page { len, .. } => *len = n,
         }
     }
 }
@@ -287,6 +291,7 @@ impl RecvQueue {
             let skip = dist(seg.seq, resume);
             let data = match &seg.data {
                 Data::Bytes { bytes, start } => Data::Bytes { bytes: bytes[start + skip..].to_vec(), start: 0 },
+                Data::Fill { byte, len } => Data::Fill { byte: *byte, len: len - skip },
                 Data::Page { page, off, len, meant, .. } => {
                     pages.get(*page, self.holder(resume));
                     Data::Page {
@@ -294,7 +299,7 @@ impl RecvQueue {
                         off: off + skip,
                         len: len - skip,
                         holder: resume,
-                        meant: meant.as_ref().map(|(c, m)| (c.clone(), m + skip)),
+                        meant: meant.as_ref().map(|(c, m, v)| (c.clone(), m + skip, *v)),
                     }
                 }
             };
@@ -317,9 +322,12 @@ impl RecvQueue {
             let at = out.len();
             match &seg.data {
                 Data::Bytes { bytes, start } => out.extend_from_slice(&bytes[*start..start + n]),
+                Data::Fill { byte, .. } => out.resize(out.len() + n, *byte),
                 Data::Page { page, off, meant, .. } => {
                     pages.read_into(*page, *off, n, out);
-                    if let Some((content, m)) = meant {
+                    if let Some((content, m, version)) = meant
+                        && pages.version(*page) != *version
+                    {
                         let stream_at = self.read;
                         let differ = count_differing(content, *m, &out[at..at + n]);
                         self.altered.add(stream_at, differ);
@@ -354,6 +362,7 @@ impl RecvQueue {
             let n = seg.data.len().min(len - done);
             let took = match &seg.data {
                 Data::Bytes { bytes, start } => f(pages, Piece::Bytes(&bytes[*start..start + n])),
+                Data::Fill { byte, .. } => f(pages, Piece::Fill { byte: *byte, len: n }),
                 Data::Page { page, off, .. } => f(pages, Piece::Page { page: *page, off: *off, len: n }),
             };
             let took = took.min(n);
@@ -389,7 +398,7 @@ impl RecvQueue {
     pub fn refs(&self) -> impl Iterator<Item = (PageId, Holder, u32, u32)> + '_ {
         self.queue.iter().chain(self.ooo.iter()).filter_map(|s| match &s.data {
             Data::Page { page, holder, .. } => Some((*page, self.holder(*holder), s.seq, s.end())),
-            Data::Bytes { .. } => None,
+            Data::Bytes { .. } | Data::Fill { .. } => None,
         })
     }
 
@@ -436,6 +445,13 @@ impl RecvQueue {
 pub enum Piece<'a> {
     /// Bytes that crossed a link.
     Bytes(&'a [u8]),
+    /// A run of one byte value that crossed a link.
+    Fill {
+        /// The value.
+        byte: u8,
+        /// How many.
+        len: usize,
+    },
     /// A page fragment the queue holds.
     Page {
         /// The page.
@@ -445,6 +461,20 @@ pub enum Piece<'a> {
         /// Bytes.
         len: usize,
     },
+}
+
+/// How many of `n` bytes of value `byte` differ from `content` at `off..`.
+pub(crate) fn count_differing_fill(content: &Content, off: usize, n: usize, byte: u8) -> u64 {
+    match content {
+        Content::Uniform(b) => {
+            if *b == byte {
+                0
+            } else {
+                n as u64
+            }
+        }
+        Content::Bytes(bytes) => bytes[off..off + n].iter().filter(|&&x| x != byte).count() as u64,
+    }
 }
 
 /// How many of `got` differ from `content` at `off..`.

@@ -10,6 +10,7 @@
 //! reference of every fragment that ends at or before `snd_una`, and of no
 //! other.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -36,6 +37,9 @@ pub(crate) struct Frag {
     /// file's page): its bytes when they were queued, to tell whether what
     /// goes on the wire is what the program meant to send.
     pub meant: Option<Arc<Content>>,
+    /// The page's write version when queued: while it is unchanged, the
+    /// bytes are what the program meant (no comparison needed).
+    pub version: u32,
 }
 
 impl Frag {
@@ -51,6 +55,12 @@ pub(crate) struct SendQueue {
     frags: VecDeque<Frag>,
     /// The first sequence number ever queued.
     isn: u32,
+    /// Fragments released from the front so far: `popped + i` is the
+    /// absolute number of fragment `i`.
+    popped: u64,
+    /// Absolute number of the fragment the last lookup found (segments
+    /// are mostly sent in order, so the next lookup is there or next).
+    hint: Cell<u64>,
     /// `Holder::socket` object of this queue's references.
     holder_object: u32,
     /// Oldest unacknowledged sequence number.
@@ -69,6 +79,8 @@ impl SendQueue {
         SendQueue {
             frags: VecDeque::new(),
             isn,
+            popped: 0,
+            hint: Cell::new(0),
             holder_object,
             snd_una: isn,
             snd_nxt: isn,
@@ -113,7 +125,16 @@ impl SendQueue {
                 _ => {
                     let seq = self.write_seq;
                     let page = pages.alloc(self.holder(seq));
-                    self.frags.push_back(Frag { page, off: 0, len: 0, seq, zc: None, own: true, meant: None });
+                    self.frags.push_back(Frag {
+                        page,
+                        off: 0,
+                        len: 0,
+                        seq,
+                        zc: None,
+                        own: true,
+                        meant: None,
+                        version: 0,
+                    });
                     (page, 0)
                 }
             };
@@ -144,14 +165,28 @@ impl SendQueue {
         let seq = self.write_seq;
         pages.get(page, self.holder(seq));
         let meant = snapshot.then(|| Arc::new(pages.content(page).clone()));
-        self.frags.push_back(Frag { page, off: off as u16, len: len as u16, seq, zc, own: false, meant });
+        let version = pages.version(page);
+        self.frags.push_back(Frag { page, off: off as u16, len: len as u16, seq, zc, own: false, meant, version });
         self.write_seq = self.write_seq.wrapping_add(len as u32);
     }
 
     /// The index of the fragment holding sequence number `seq`.
     fn find(&self, seq: u32) -> Option<usize> {
+        let contains = |i: usize| self.frags.get(i).is_some_and(|f| before_eq(f.seq, seq) && after(f.end(), seq));
+        if let Some(h) = self.hint.get().checked_sub(self.popped).and_then(|h| usize::try_from(h).ok()) {
+            for i in [h, h + 1] {
+                if contains(i) {
+                    self.hint.set(self.popped + i as u64);
+                    return Some(i);
+                }
+            }
+        }
         let i = self.frags.partition_point(|f| before_eq(f.end(), seq));
-        (i < self.frags.len() && before_eq(self.frags[i].seq, seq)).then_some(i)
+        let found = (i < self.frags.len() && before_eq(self.frags[i].seq, seq)).then_some(i);
+        if let Some(i) = found {
+            self.hint.set(self.popped + i as u64);
+        }
+        found
     }
 
     /// Visit the fragment pieces carrying `seq..seq+len`, in order, as
@@ -179,6 +214,7 @@ impl SendQueue {
                 break;
             }
             let f = self.frags.pop_front().expect("peeked");
+            self.popped += 1;
             pages.put(f.page, self.holder(f.seq));
             if let Some(id) = f.zc {
                 released_zc.push(id);
@@ -190,6 +226,7 @@ impl SendQueue {
     /// the zerocopy ids released.
     pub fn purge(&mut self, pages: &mut PageArena, released_zc: &mut Vec<u32>) {
         while let Some(f) = self.frags.pop_front() {
+            self.popped += 1;
             pages.put(f.page, self.holder(f.seq));
             if let Some(id) = f.zc {
                 released_zc.push(id);
