@@ -28,8 +28,8 @@ use crate::time::{Duration, Instant};
 enum Event {
     /// A packet reaches its destination.
     Arrive(Packet),
-    /// One of an endpoint's timers may be due.
-    Timer(SockId, TimerKind),
+    /// One of an endpoint's timers may be due; scheduled for this time.
+    Timer(SockId, TimerKind, Instant),
 }
 
 /// A connection: how its two endpoints are joined.
@@ -459,11 +459,17 @@ impl Network {
 
     // ---- time -----------------------------------------------------------
 
-    /// Let time pass until `t`, processing every event due by then.
+    /// Let time pass until `t`, processing every event due by then. Once
+    /// nothing can make progress (only probes of windows that are still
+    /// closed are left, which would change nothing), the clock jumps to `t`.
     pub fn advance_to(&mut self, pages: &mut PageArena, t: Instant) {
-        while let Some((_, ev)) = self.events.pop_until(t) {
-            self.process(pages, ev);
+        while self.can_progress() {
+            match self.events.pop_until(t) {
+                Some((_, ev)) => self.process(pages, ev),
+                None => return,
+            }
         }
+        self.events.jump_to(t);
     }
 
     /// Let `d` of simulated time pass.
@@ -543,12 +549,12 @@ impl Network {
                 self.in_flight -= 1;
                 self.deliver(pages, pkt);
             }
-            Event::Timer(s, kind) => {
+            Event::Timer(s, kind, at) => {
                 let now = self.now();
                 let mut out = std::mem::take(&mut self.out);
                 if let Some(sock) = self.sock_mut(s) {
                     let t = &mut sock.timers[kind as usize];
-                    if t.scheduled == Some(now) {
+                    if t.scheduled == Some(at) {
                         t.scheduled = None;
                     }
                     if t.deadline.is_some_and(|d| d <= now) {
@@ -622,7 +628,7 @@ impl Network {
         for (k, at) in schedule.into_iter().enumerate() {
             if let Some(at) = at {
                 let kind = [TimerKind::Rto, TimerKind::Delack, TimerKind::Persist][k];
-                self.events.schedule(at, Event::Timer(s, kind));
+                self.events.schedule(at, Event::Timer(s, kind, at));
             }
         }
         if done && let Some(mut sock) = self.socks[s.0 as usize].take() {

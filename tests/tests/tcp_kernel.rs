@@ -104,3 +104,38 @@ fn teardown_settles_closed_connections_and_leaks_nothing() {
     k.check_invariants().unwrap();
     k.teardown_and_check().unwrap();
 }
+
+#[test]
+fn splice_from_a_link_socket_puts_the_received_bytes_in_fresh_pipe_pages() {
+    let mut k = Kernel::new(KernelConfig::default());
+    let pid = k.init_pid();
+    let (tx, rx) = k.tcp_pair(pid, link(10)).unwrap();
+    let (pr, pw) = k.pipe2(pid).unwrap();
+    let data: Vec<u8> = (0..10_000u32).map(|i| (i % 253) as u8).collect();
+    assert_eq!(k.write(pid, tx, Source::Slice(&data)), Ok(10_000));
+    let mut got = 0;
+    while got < 10_000 {
+        // Blocks (lets time pass) until something arrived.
+        got += k.splice(pid, rx, None, pw, None, 100_000, SpliceFlags::default()).unwrap();
+        k.check_invariants().unwrap();
+    }
+    let mut out = Vec::new();
+    assert_eq!(k.read(pid, pr, 100_000, &mut out), Ok(10_000));
+    assert_eq!(out, data);
+    k.close(pid, tx).unwrap();
+    assert_eq!(k.splice(pid, rx, None, pw, None, 100, SpliceFlags::default()), Ok(0), "end of file");
+    k.teardown_and_check().unwrap();
+}
+
+#[test]
+fn a_blocking_send_that_cannot_finish_blocks_instead_of_returning_its_progress() {
+    let mut k = Kernel::new(KernelConfig::default());
+    let pid = k.init_pid();
+    let (tx, _rx) = k.tcp_pair(pid, Mode::Loopback).unwrap();
+    let buf = k.mmap_anon(pid, 2048).unwrap();
+    let r = UserRange { buffer: buf, start: 0, len: 2048 * PAGE_SIZE };
+    assert_eq!(k.send(pid, tx, r, SendFlags::default()), Err(BLOCKED));
+    let nonblock = SendFlags { nonblock: true, ..SendFlags::default() };
+    assert_eq!(k.send(pid, tx, r, nonblock), Err(Errno::EAGAIN), "the buffers are full");
+    k.teardown_and_check().unwrap();
+}

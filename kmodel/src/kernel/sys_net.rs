@@ -244,8 +244,26 @@ impl Kernel {
             self.net.zerocopy_end(s, id);
             return r;
         }
-        let bytes = self.user_bytes(pid, range.buffer, range.start, len)?;
-        self.sock_write(s, Source::Slice(&bytes), nonblock, flags.more)
+        // Copied a chunk at a time, so a huge send of a buffer that cannot
+        // all fit never materialises its bytes at once.
+        const CHUNK: usize = 256 << 10;
+        let mut done = 0;
+        while done < len {
+            let n = CHUNK.min(len - done);
+            let bytes = self.user_bytes(pid, range.buffer, range.start + done, n)?;
+            let more = flags.more || done + n < len;
+            match self.sock_write(s, Source::Slice(&bytes), nonblock, more) {
+                Ok(k) => {
+                    done += k;
+                    if k < n {
+                        break;
+                    }
+                }
+                // Waiting forever is not an error that returns the progress.
+                Err(e) => return if done > 0 && e != BLOCKED { Ok(done) } else { Err(e) },
+            }
+        }
+        Ok(done)
     }
 
     /// The bytes of user memory `start..start+len` of `buffer` (untouched
@@ -322,7 +340,7 @@ impl Kernel {
             let r = self.sock_send_pages(s, pieces, more, None, sock_nonblock);
             let n = match r {
                 Ok(n) => n,
-                Err(e) => return if spliced > 0 { Ok(spliced) } else { Err(e) },
+                Err(e) => return if spliced > 0 && e != BLOCKED { Ok(spliced) } else { Err(e) },
             };
             let Kernel { pipes, pages, .. } = self;
             let consumed = pipes.get_mut(&id).expect("pipe").read_with(pages, n, true, |_, _, _, _| {});
@@ -433,7 +451,7 @@ impl Kernel {
                         break;
                     }
                 }
-                Err(e) => return if total > 0 { Ok(total) } else { Err(e) },
+                Err(e) => return if total > 0 && e != BLOCKED { Ok(total) } else { Err(e) },
             }
         }
         Ok(total)

@@ -383,3 +383,21 @@ fn total_loss_gives_up_after_the_retries() {
     assert_eq!(net.send_room(tx), Err(SockError::TimedOut));
     assert!(net.now().0 > 100 * 1_000_000_000, "minutes of backoff: {}", net.now());
 }
+
+#[test]
+fn timers_still_fire_after_the_clock_jumped_over_stale_events() {
+    let mut pages = PageArena::new();
+    let mut net = Network::new();
+    let (tx, rx) = net.connect(link(|p| p.bandwidth = 0));
+    for _ in 0..20 {
+        net.send_copy(&mut pages, tx, Source::Fill { byte: b'q', len: 10 }, false).unwrap();
+        net.settle(&mut pages);
+    }
+    // Quiet: the clock jumps an hour, past any stale timer event.
+    net.advance(&mut pages, Duration::from_millis(3_600_000));
+    net.send_copy(&mut pages, tx, Source::Fill { byte: b'q', len: 10 }, false).unwrap();
+    net.advance(&mut pages, Duration::from_millis(5));
+    assert_eq!(net.info(rx).unwrap().readable, 210);
+    net.advance(&mut pages, Duration::from_millis(45));
+    assert_eq!(net.info(tx).unwrap().queued, 0, "the delayed ACK fired 40 ms after arrival");
+}
