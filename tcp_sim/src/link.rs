@@ -127,8 +127,9 @@ impl LinkParams {
         if self.bandwidth == 0 {
             return Duration(0);
         }
+        // At most (65483 + 52) * 8 bits: times 10^9 fits a u64.
         let bits = (payload as u64 + HEADER_BYTES) * 8;
-        Duration(((u128::from(bits) * 1_000_000_000) / u128::from(self.bandwidth)) as u64)
+        Duration(bits.saturating_mul(1_000_000_000) / self.bandwidth)
     }
 }
 

@@ -26,8 +26,8 @@ use crate::time::{Duration, Instant};
 /// What happens next on the network.
 #[derive(Debug)]
 enum Event {
-    /// A packet reaches its destination.
-    Arrive(Packet),
+    /// A packet (kept in [`Network::wire`]) reaches its destination.
+    Arrive(usize),
     /// One of an endpoint's timers may be due; scheduled for this time.
     Timer(SockId, TimerKind, Instant),
 }
@@ -136,8 +136,9 @@ pub struct Network {
     events: EventQueue<Event>,
     /// Loopback packets not yet handed over (all within one call).
     immediate: VecDeque<Packet>,
-    /// Arrival events pending.
-    in_flight: usize,
+    /// Packets on the links, by key; the event queue holds only their keys
+    /// (small entries sift faster).
+    wire: slab::Slab<Packet>,
     out: Vec<Packet>,
     stats: NetStats,
     /// The operation counter stamped on page events.
@@ -494,7 +495,7 @@ impl Network {
     /// packet in flight, a retransmission or delayed-ACK timer armed, or a
     /// persist timer whose probe would find the window open.
     pub fn can_progress(&self) -> bool {
-        if self.in_flight > 0 || !self.immediate.is_empty() {
+        if !self.wire.is_empty() || !self.immediate.is_empty() {
             return true;
         }
         self.socks.iter().flatten().any(|s| {
@@ -535,8 +536,10 @@ impl Network {
             }
         }
         // Packets in flight on links carry bytes, not references.
+        let now = self.events.now();
         self.events = EventQueue::new();
-        self.in_flight = 0;
+        self.events.jump_to(now);
+        self.wire.clear();
     }
 
     // ---- the machinery ----------------------------------------------------
@@ -545,8 +548,8 @@ impl Network {
         self.stats.events += 1;
         self.stamp(pages);
         match ev {
-            Event::Arrive(pkt) => {
-                self.in_flight -= 1;
+            Event::Arrive(key) => {
+                let pkt = self.wire.remove(key);
                 self.deliver(pages, pkt);
             }
             Event::Timer(s, kind, at) => {
@@ -673,8 +676,8 @@ impl Network {
             let most = params.one_way().0.max(Duration::from_millis(1).0);
             arrive = arrive + Duration(conn.rng.up_to(most));
         }
-        self.in_flight += 1;
-        self.events.schedule(arrive, Event::Arrive(pkt));
+        let key = self.wire.insert(pkt);
+        self.events.schedule(arrive, Event::Arrive(key));
     }
 
     // ---- inspection -------------------------------------------------------
@@ -747,8 +750,8 @@ impl Network {
 
     /// Whether a packet from `s` carrying some of `seq..end` is in flight.
     fn on_the_wire(&self, s: SockId, seq: u32, end: u32) -> bool {
-        self.events.iter().any(|ev| match ev {
-            Event::Arrive(p) if p.from == s && p.payload.len() > 0 => {
+        self.wire.iter().any(|(_, p)| match p {
+            p if p.from == s && p.payload.len() > 0 => {
                 let pend = p.seq.wrapping_add(p.payload.len() as u32);
                 before(p.seq, end) && after(pend, seq)
             }

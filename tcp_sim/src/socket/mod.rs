@@ -16,6 +16,7 @@ mod zerocopy;
 use std::sync::Arc;
 
 use page_refs::{Content, Holder, PageArena, PageId, Source};
+use smallvec::SmallVec;
 
 pub use congestion::{INIT_CWND, MAX_RETRIES, RTO_INIT, RTO_MAX, RTO_MIN};
 pub(crate) use congestion::{Reno, RtoEstimator};
@@ -70,6 +71,9 @@ pub(crate) const RST: u8 = 2;
 /// A zero-window probe: the receiver answers with an ACK at once.
 pub(crate) const PROBE: u8 = 4;
 
+/// Runs of one byte value: `(byte, count)`, a segment's worth.
+pub(crate) type Runs = SmallVec<[(u8, u32); 4]>;
+
 /// A page fragment travelling to a loopback receiver; its reference is
 /// already held for the receiver (`Holder::socket(peer recv, seq)`).
 #[derive(Debug)]
@@ -88,8 +92,8 @@ pub(crate) enum Payload {
     Empty,
     /// Bytes read from the pages when the segment was (re)transmitted.
     Bytes(Vec<u8>),
-    /// The same, when every byte read had one value (uniform pages).
-    Fill { byte: u8, len: usize },
+    /// The same, when every page read was uniform: `(byte, count)` runs.
+    Runs(Runs),
     /// Loopback: the sender's page fragments themselves.
     Frags(Vec<LoopFrag>),
 }
@@ -99,7 +103,7 @@ impl Payload {
         match self {
             Payload::Empty => 0,
             Payload::Bytes(b) => b.len(),
-            Payload::Fill { len, .. } => *len,
+            Payload::Runs(r) => r.iter().map(|&(_, n)| n as usize).sum(),
             Payload::Frags(f) => f.iter().map(|f| f.len).sum(),
         }
     }
@@ -538,29 +542,32 @@ impl Sock {
     /// The bytes of `seq..seq+len` as the pages hold them now, and how many
     /// of them differ from what the program meant to send.
     fn wire_payload(&self, pages: &PageArena, seq: u32, len: usize) -> (Payload, u32) {
-        // Uniform pages of one value travel as a run, as they are stored.
-        let mut run: Option<Option<u8>> = None;
-        self.snd.pieces(seq, len, |f, _, _| {
-            let b = match pages.content(f.page) {
-                Content::Uniform(b) => Some(*b),
-                Content::Bytes(_) => None,
+        // Pieces of uniform pages travel as runs, as the pages store them;
+        // only a piece of a page with mixed bytes makes the segment carry
+        // its bytes one by one.
+        let mut runs: Runs = SmallVec::new();
+        let mut altered = 0u64;
+        let mut uniform = true;
+        self.snd.pieces(seq, len, |f, within, n| {
+            if !uniform {
+                return;
+            }
+            let Content::Uniform(byte) = *pages.content(f.page) else {
+                uniform = false;
+                return;
             };
-            run = Some(match run {
-                None => b,
-                Some(prev) if prev == b => prev,
-                Some(_) => None,
-            });
+            if let Some(meant) = &f.meant
+                && pages.version(f.page) != f.version
+            {
+                altered += recv_queue::count_differing_fill(meant, f.off as usize + within, n, byte);
+            }
+            match runs.last_mut() {
+                Some((b, l)) if *b == byte => *l += n as u32,
+                _ => runs.push((byte, n as u32)),
+            }
         });
-        if let Some(Some(byte)) = run {
-            let mut altered = 0u64;
-            self.snd.pieces(seq, len, |f, within, n| {
-                if let Some(meant) = &f.meant
-                    && pages.version(f.page) != f.version
-                {
-                    altered += recv_queue::count_differing_fill(meant, f.off as usize + within, n, byte);
-                }
-            });
-            return (Payload::Fill { byte, len }, altered.min(u64::from(u32::MAX)) as u32);
+        if uniform {
+            return (Payload::Runs(runs), altered.min(u64::from(u32::MAX)) as u32);
         }
         let mut bytes = Vec::with_capacity(len);
         let mut altered = 0u64;
@@ -758,8 +765,16 @@ impl Sock {
             Payload::Bytes(bytes) => {
                 how = self.rcv.accept(pages, Seg { seq: pkt.seq, data: Data::Bytes { bytes, start: 0 } }, right_edge);
             }
-            Payload::Fill { byte, len } => {
-                how = self.rcv.accept(pages, Seg { seq: pkt.seq, data: Data::Fill { byte, len } }, right_edge);
+            Payload::Runs(runs) => {
+                let mut at = pkt.seq;
+                for (byte, n) in runs {
+                    let data = Data::Fill { byte, len: n as usize };
+                    let h = self.rcv.accept(pages, Seg { seq: at, data }, right_edge);
+                    if how == Accepted::Nothing || h != Accepted::InOrder {
+                        how = h;
+                    }
+                    at = at.wrapping_add(n);
+                }
             }
             Payload::Frags(frags) => {
                 for f in frags {

@@ -116,7 +116,7 @@ pub(crate) struct RecvQueue {
     /// Bytes in `queue`.
     pub queued: usize,
     /// Out-of-order segments, sorted, not overlapping, all after `rcv_nxt`.
-    ooo: Vec<Seg>,
+    ooo: VecDeque<Seg>,
     /// Bytes in `ooo`.
     pub ooo_bytes: usize,
     /// The most in-order bytes the queue may hold (`SO_RCVBUF`, counted in
@@ -138,7 +138,7 @@ impl RecvQueue {
             rcv_nxt: irs,
             queue: VecDeque::new(),
             queued: 0,
-            ooo: Vec::new(),
+            ooo: VecDeque::new(),
             ooo_bytes: 0,
             rcvbuf,
             delivered: 0,
@@ -210,11 +210,11 @@ impl RecvQueue {
 
     /// Move the out-of-order segments that now continue the stream.
     fn pull_ooo(&mut self, pages: &mut PageArena) {
-        while let Some(first) = self.ooo.first() {
+        while let Some(first) = self.ooo.front() {
             if after(first.seq, self.rcv_nxt) {
                 break;
             }
-            let mut seg = self.ooo.remove(0);
+            let mut seg = self.ooo.pop_front().expect("peeked");
             self.ooo_bytes -= seg.data.len();
             if before_eq(seg.end(), self.rcv_nxt) {
                 self.drop_data(pages, seg.data);
