@@ -139,3 +139,58 @@ fn a_blocking_send_that_cannot_finish_blocks_instead_of_returning_its_progress()
     assert_eq!(k.send(pid, tx, r, nonblock), Err(Errno::EAGAIN), "the buffers are full");
     k.teardown_and_check().unwrap();
 }
+
+/// Random syscalls on a TCP pair (loopback or a lossy link), pipes and a
+/// buffer: after every call the kernel's invariants hold, and nothing is
+/// leaked at teardown.
+fn random_socket_calls(link: bool, seed: u64, ops: Vec<(u8, u16)>) -> quickcheck::TestResult {
+    let mut k = Kernel::new(KernelConfig { event_log: false, ..KernelConfig::default() });
+    let pid = k.init_pid();
+    let mode = if link {
+        Mode::Link(LinkParams { loss_ppm: 100_000, reorder_ppm: 100_000, seed, mss: 1000, ..LinkParams::default() })
+    } else {
+        Mode::Loopback
+    };
+    let (tx, rx) = k.tcp_pair(pid, mode).unwrap();
+    let (pr, pw) = k.pipe2(pid).unwrap();
+    let buf = k.mmap_anon(pid, 4).unwrap();
+    let file = k.create_file(pid, 2, b'f').unwrap();
+    let fds = [tx, rx];
+    let nb = SpliceFlags { nonblock: true, ..SpliceFlags::default() };
+    for (i, &(op, arg)) in ops.iter().take(60).enumerate() {
+        let fd = fds[usize::from(arg) % 2];
+        let len = u64::from(arg % 9000) + 1;
+        let r = UserRange { buffer: buf, start: usize::from(arg) % (3 * PAGE_SIZE), len: PAGE_SIZE };
+        let mut out = Vec::new();
+        let _ = match op % 11 {
+            0 => k.write(pid, fd, Source::Fill { byte: b'a' + (i % 26) as u8, len: len as usize }),
+            1 => k.read(pid, fd, len, &mut out),
+            2 => k.vmsplice(pid, pw, &[r], nb),
+            3 => k.splice(pid, pr, None, fd, None, len, nb),
+            4 => k.splice(pid, fd, None, pw, None, len, nb),
+            5 => k.user_fill(pid, r, b'A' + (i % 26) as u8).map(|()| 0),
+            6 => {
+                k.advance_time(Duration::from_millis(u64::from(arg % 500)));
+                Ok(0)
+            }
+            7 => k.sendfile(pid, fd, file, Some(&mut 0), len),
+            8 => k.send(pid, fd, r, SendFlags { zerocopy: arg % 2 == 0, more: arg % 3 == 0, nonblock: true }),
+            9 => k.setsockopt_zerocopy(pid, fd, true).and_then(|_| k.recv_errqueue(pid, fd).map(|_| 0)),
+            _ => k.close(pid, fd),
+        };
+        if let Err(e) = k.check_invariants() {
+            return quickcheck::TestResult::error(format!("after op {i} ({op}, {arg}): {e}"));
+        }
+    }
+    match k.teardown_and_check() {
+        Ok(()) => quickcheck::TestResult::passed(),
+        Err(e) => quickcheck::TestResult::error(format!("teardown: {e}")),
+    }
+}
+
+#[test]
+fn random_socket_calls_keep_the_invariants() {
+    quickcheck::QuickCheck::new()
+        .tests(150)
+        .quickcheck(random_socket_calls as fn(bool, u64, Vec<(u8, u16)>) -> quickcheck::TestResult);
+}
