@@ -10,6 +10,7 @@
 //! compared line by line.
 
 pub mod cli;
+pub mod explore;
 pub mod kernel;
 pub mod linux;
 pub mod model;

@@ -46,8 +46,11 @@ enum Handle {
 }
 
 /// Runs scenarios on the model.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct ModelBackend {
+    /// Bytes a blocked write already put in its pipe, by step line: when
+    /// the write is resumed, it writes the rest and answers the total.
+    partial: std::collections::HashMap<usize, usize>,
     kernel: Kernel,
     pid: Pid,
     handles: Vec<Option<Handle>>,
@@ -60,7 +63,7 @@ impl ModelBackend {
     pub fn new(config: KernelConfig) -> Self {
         let kernel = Kernel::new(config);
         let pid = kernel.init_pid();
-        ModelBackend { kernel, pid, handles: Vec::new(), check_each_step: true }
+        ModelBackend { partial: Default::default(), kernel, pid, handles: Vec::new(), check_each_step: true }
     }
 
     /// Turn the per-step invariant check off (benchmarks, long runs).
@@ -140,7 +143,9 @@ impl ModelBackend {
             }
         }
         let out = f(&mut self.kernel, pid);
-        for (fd, old) in saved {
+        // In reverse: a descriptor named twice was saved twice, and its
+        // first save holds the flags from before the call.
+        for (fd, old) in saved.into_iter().rev() {
             let _ = self.kernel.fcntl(pid, fd, Fcntl::SetNonblock(old));
         }
         out
@@ -195,16 +200,25 @@ impl ModelBackend {
         outcome
     }
 
-    fn exec(&mut self, scenario: &Scenario, op: &Op) -> Result<Outcome, Errno> {
+    fn exec(&mut self, scenario: &Scenario, line: usize, op: &Op) -> Result<Outcome, Errno> {
         let pid = self.pid;
         Ok(match op {
             Op::Declare(id) => self.declare(scenario, *id),
             Op::Fill { range, byte } => Outcome::from_unit(self.kernel.user_fill(pid, self.user_range(range), *byte)),
             Op::Write { fd, len, byte, nonblock } => {
                 let fd = self.fd(*fd);
-                let len = usize::try_from(*len).unwrap_or(usize::MAX);
+                let before = self.partial.remove(&line).unwrap_or(0);
+                let len = usize::try_from(*len).unwrap_or(usize::MAX) - before;
                 let src = Source::Fill { byte: *byte, len };
-                Outcome::from_count(self.with_nonblock(&[fd], *nonblock, |k, pid| k.write(pid, fd, src)))
+                match self.with_nonblock(&[fd], *nonblock, |k, pid| k.write_progress(pid, fd, src)) {
+                    Ok(n) => Outcome::Count((before + n) as u64),
+                    Err((e, done)) if e == BLOCKED => {
+                        self.partial.insert(line, before + done);
+                        Outcome::Err(e)
+                    }
+                    Err((_, _)) if before > 0 => Outcome::Count(before as u64),
+                    Err((e, _)) => Outcome::Err(e),
+                }
             }
             Op::Read { fd, len, nonblock } => {
                 let fd = self.fd(*fd);
@@ -274,6 +288,16 @@ impl ModelBackend {
             }
             Op::Refs { range } => Outcome::Text(self.refs(scenario, range)),
             Op::Expect { what, range } => self.expect(scenario, *what, range),
+            // Pages a socket holds are released by the network: let
+            // simulated time pass while it can make progress.
+            Op::WaitReusable { range } => loop {
+                if self.busy_pages(scenario, range).is_empty() {
+                    break Outcome::Ok;
+                }
+                if !self.kernel.run_network_event() {
+                    break Outcome::Err(BLOCKED);
+                }
+            },
             Op::Advance { ns } => {
                 self.kernel.advance_time(Duration(*ns));
                 Outcome::Ok
@@ -482,7 +506,7 @@ impl Backend for ModelBackend {
 
     fn step(&mut self, scenario: &Scenario, step: &Step) -> Result<StepResult, BackendError> {
         self.kernel.set_stamp(Stamp { step: step.line as u32, time_ns: 0 });
-        let outcome = match self.exec(scenario, &step.op) {
+        let outcome = match self.exec(scenario, step.line, &step.op) {
             Ok(o) => o,
             Err(e) => Outcome::Err(e),
         };
@@ -495,6 +519,10 @@ impl Backend for ModelBackend {
             Outcome::Err(e) if e == BLOCKED => StepResult::Blocked,
             o => StepResult::Done(o),
         })
+    }
+
+    fn supports_threads(&self) -> bool {
+        true
     }
 
     fn finish(&mut self) -> Result<(), BackendError> {
@@ -558,5 +586,13 @@ impl ModelBackend {
         };
         let busy: Vec<String> = ranges.iter().flat_map(|r| self.busy_pages(scenario, r)).collect();
         if busy.is_empty() { None } else { Some(busy.join("; ")) }
+    }
+}
+
+impl ModelBackend {
+    /// Bytes a write at `line` has put in its pipe so far while it waits
+    /// to go on (0 when none is waiting).
+    pub fn partial_progress(&self, line: usize) -> usize {
+        self.partial.get(&line).copied().unwrap_or(0)
     }
 }

@@ -7,7 +7,7 @@ use crate::PageId;
 use crate::content::{Content, Source};
 use crate::event::{Event, EventKind, Stamp};
 use crate::holder::Holder;
-use crate::sync::{AtomicU32, Ordering};
+use crate::refcount::RefCount;
 
 /// One page frame: its reference count, the holders behind that count, its
 /// bytes and how often they changed.
@@ -20,7 +20,7 @@ struct Frame {
     /// Atomic so that a lookup racing with the final put can use
     /// get-unless-zero; every change also goes through `holders`, so
     /// I.e. `refcount == holders.len()` between operations.
-    refcount: AtomicU32,
+    refcount: RefCount,
     /// One entry per reference, in the order they were taken.
     holders: SmallVec<[Holder; 2]>,
     content: Content,
@@ -38,9 +38,7 @@ impl Frame {
     /// costs on every get and put. Wraps like `fetch_add` / `fetch_sub`.
     #[inline]
     fn add_ref(&mut self, delta: i32) -> u32 {
-        let old = self.refcount.load(Ordering::Relaxed);
-        self.refcount.store(old.wrapping_add_signed(delta), Ordering::Relaxed);
-        old
+        self.refcount.add_exclusive(delta)
     }
 }
 
@@ -66,7 +64,7 @@ impl std::error::Error for InvariantError {}
 ///
 /// The zero page is a frame of the arena that is never freed: it holds a
 /// permanent [`Holder::KERNEL`] reference and may never be written.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct PageArena {
     frames: Slab<Frame>,
     /// Next generation per slab key; survives the frame.
@@ -144,7 +142,7 @@ impl PageArena {
         self.generations[key] = generation.wrapping_add(1);
         let mut holders = SmallVec::new();
         holders.push(holder);
-        entry.insert(Frame { generation, refcount: AtomicU32::new(1), holders, content, version: 0 });
+        entry.insert(Frame { generation, refcount: RefCount::new(1), holders, content, version: 0 });
         let id = PageId { index: key as u32, generation };
         self.record(id, EventKind::Alloc, holder);
         id
@@ -157,19 +155,24 @@ impl PageArena {
         self.alloc_with(holder, content)
     }
 
+    // `get`, `try_get`, `put` and `transfer` are `inline(always)`: a `Holder`
+    // passed to an outlined call goes through memory, and reloading the
+    // twelve bytes the caller stored field by field stalls on store
+    // forwarding, which cost more than the rest of the call.
+
     /// Take a reference to a live page for `holder` (`get_page`).
     ///
     /// # Panics
     /// If `id` is not live: taking a reference to a freed page is a broken
     /// model invariant.
-    #[inline]
+    #[inline(always)]
     pub fn get(&mut self, id: PageId, holder: Holder) {
         assert!(self.try_get(id, holder), "get of freed page {id} for {holder}");
     }
 
     /// Take a reference unless the page is already freed
     /// (`get_page_unless_zero`); `false` if it was.
-    #[inline]
+    #[inline(always)]
     pub fn try_get(&mut self, id: PageId, holder: Holder) -> bool {
         let Some(frame) = self.frame_mut(id) else {
             return false;
@@ -185,7 +188,7 @@ impl PageArena {
     ///
     /// # Panics
     /// If the page is not live or `holder` holds no reference to it.
-    #[inline]
+    #[inline(always)]
     pub fn put(&mut self, id: PageId, holder: Holder) -> bool {
         let Some(frame) = self.frame_mut(id) else { put_of_freed_page(id, holder) };
         // The newest reference of `holder` goes (`rposition`); it is usually
@@ -222,7 +225,7 @@ impl PageArena {
     ///
     /// # Panics
     /// If the page is not live or `from` holds no reference.
-    #[inline]
+    #[inline(always)]
     pub fn transfer(&mut self, id: PageId, from: Holder, to: Holder) {
         let Some(frame) = self.frame_mut(id) else { transfer_of_freed_page(id) };
         // `from`'s newest reference, as in `put`: usually the newest of all.
@@ -239,6 +242,7 @@ impl PageArena {
     /// # Panics
     /// If the page is not live, is the zero page, or the write passes the
     /// page's end.
+    #[inline]
     pub fn write(&mut self, id: PageId, offset: usize, src: Source<'_>) {
         assert!(id != self.zero, "write to the zero page");
         let len = src.len();
@@ -248,22 +252,6 @@ impl PageArena {
         self.record(id, EventKind::Write { offset: offset as u16, len: len as u16 }, Holder::KERNEL);
     }
 
-    /// Copy `len` bytes of page `id` from `src` to `dst` within the page,
-    /// front to back one byte at a time, as the kernel's copy loops do when
-    /// a page is both the source and the destination of a copy: where the
-    /// ranges overlap with `dst > src`, bytes already copied are copied
-    /// again.
-    ///
-    /// # Panics
-    /// If the page is not live, is the zero page, or a range passes the end.
-    pub fn copy_within(&mut self, id: PageId, src: usize, dst: usize, len: usize) {
-        assert!(id != self.zero, "write to the zero page");
-        let frame = self.frame_mut(id).unwrap_or_else(|| panic!("write to freed page {id}"));
-        frame.content.copy_forward(src, dst, len);
-        frame.version = frame.version.wrapping_add(1);
-        self.record(id, EventKind::Write { offset: dst as u16, len: len as u16 }, Holder::KERNEL);
-    }
-
     /// Append `len` bytes of page `id` from `offset` to `out`.
     #[inline]
     pub fn read_into(&self, id: PageId, offset: usize, len: usize, out: &mut Vec<u8>) {
@@ -271,6 +259,7 @@ impl PageArena {
     }
 
     /// The page's contents.
+    #[inline]
     pub fn content(&self, id: PageId) -> &Content {
         &self.frame(id).content
     }
@@ -282,7 +271,7 @@ impl PageArena {
 
     /// The reference count (`page_count`).
     pub fn refcount(&self, id: PageId) -> u32 {
-        self.frame(id).refcount.load(Ordering::Relaxed)
+        self.frame(id).refcount.load()
     }
 
     /// How many writes the page has seen.
@@ -324,7 +313,7 @@ impl PageArena {
     /// The first invariant found broken.
     pub fn check_invariants(&self) -> Result<(), InvariantError> {
         for (id, frame) in self.frames.iter() {
-            let count = frame.refcount.load(Ordering::Relaxed) as usize;
+            let count = frame.refcount.load() as usize;
             if count == 0 {
                 return Err(InvariantError(format!("live page {id} has refcount 0")));
             }
@@ -436,6 +425,20 @@ fn put_of_freed_page(id: PageId, holder: Holder) -> ! {
 #[inline(never)]
 fn transfer_of_freed_page(id: PageId) -> ! {
     panic!("transfer of freed page {id}")
+}
+
+impl Clone for Frame {
+    /// A copy of the frame, for snapshots of a whole arena (the explorer
+    /// backtracks by cloning): same count, holders and bytes.
+    fn clone(&self) -> Self {
+        Frame {
+            generation: self.generation,
+            refcount: self.refcount.clone(),
+            holders: self.holders.clone(),
+            content: self.content.clone(),
+            version: self.version,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ pub const PIPE_DEF_BUFFERS: u32 = 16;
 /// I.e. the occupied slots are `tail..head` (mod 2^32), at most
 /// `max_usage` of them, each holding one reference to its page for
 /// [`holder`](Self::holder).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct PipeInodeInfo {
     id: u32,
     /// `ring_size` entries, a power of two; `bufs[i & mask]`.

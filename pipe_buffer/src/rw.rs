@@ -110,6 +110,9 @@ impl PipeInodeInfo {
         nonblock: bool,
         out: &mut Vec<u8>,
     ) -> Result<usize, PipeError> {
+        // At most `len` bytes and at most a page per occupied slot: grow
+        // `out` once instead of page by page.
+        out.reserve(len.min(self.occupancy() as usize * PAGE_SIZE));
         self.read_with(pages, len, nonblock, |pages, page, offset, n| pages.read_into(page, offset, n, out))
     }
 

@@ -8,7 +8,7 @@ use crate::time::Instant;
 /// A queue of events of type `E`, popped in time order; events due at the
 /// same instant come out in the order they were scheduled, so a run is a
 /// function of its inputs and its seed alone.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct EventQueue<E> {
     heap: BinaryHeap<Reverse<(Instant, u64, Slot<E>)>>,
     seq: u64,
@@ -16,7 +16,7 @@ pub struct EventQueue<E> {
 }
 
 /// Wrapper so the payload takes no part in the ordering.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Slot<E>(E);
 
 impl<E> PartialEq for Slot<E> {

@@ -24,7 +24,7 @@ use crate::socket::{
 use crate::time::{Duration, Instant};
 
 /// What happens next on the network.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum Event {
     /// A packet (kept in [`Network::wire`]) reaches its destination.
     Arrive(usize),
@@ -33,7 +33,7 @@ enum Event {
 }
 
 /// A connection: how its two endpoints are joined.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Conn {
     mode: Mode,
     ends: [SockId; 2],
@@ -127,7 +127,7 @@ pub struct SockInfo {
 }
 
 /// Every endpoint and link, and the clock.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Network {
     socks: Vec<Option<Sock>>,
     /// Connection index of every socket ever made (kept after it dies).

@@ -1,6 +1,7 @@
 //! The `kmodel` command.
 
 mod diff;
+mod explore;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -66,6 +67,14 @@ enum Command {
         #[command(flatten)]
         linux: LinuxArgs,
     },
+    /// Explore every schedule of a threaded scenario (`thread NAME` ...
+    /// `end`) on the model, checking hazards (stores into pages a kernel
+    /// object holds), `expect` lines, the page invariants and deadlock.
+    ///
+    /// Exit status: 0 no violation within the bound, 1 a violation (the
+    /// shortest schedule found is printed as a replayable single-threaded
+    /// scenario with its page timeline), 2 bad input, 4 the model failed.
+    Explore(explore::ExploreArgs),
     /// Tell the built-in story (the default command).
     Story,
 }
@@ -222,5 +231,6 @@ pub fn main() -> ExitCode {
         None | Some(Command::Story) => cmd_story(),
         Some(Command::Run { file, on, timeline, linux }) => cmd_run(&file, on, timeline, &linux),
         Some(Command::Diff { files, linux }) => diff::cmd_diff(&files, &linux.options()),
+        Some(Command::Explore(args)) => explore::cmd_explore(&args),
     }
 }

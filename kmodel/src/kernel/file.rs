@@ -65,7 +65,7 @@ impl File {
 /// A process's descriptor table: the lowest free number is used first,
 /// starting at 3 (0, 1, 2 are the standard streams the model does not
 /// model).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct FdTable {
     files: Vec<Option<File>>,
 }

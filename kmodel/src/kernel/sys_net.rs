@@ -81,6 +81,13 @@ impl Kernel {
         net.settle(pages);
     }
 
+    /// Run the network's next event if it can make progress by itself;
+    /// `false` if it cannot (nothing it does can change anything).
+    pub fn run_network_event(&mut self) -> bool {
+        let Kernel { net, pages, .. } = self;
+        net.can_progress() && net.step(pages)
+    }
+
     /// Wait for the network: run its next event, or answer
     /// [`BLOCKED`] if it cannot make progress by itself.
     fn net_wait(&mut self) -> Result<(), Errno> {
@@ -119,11 +126,24 @@ impl Kernel {
         nonblock: bool,
         more: bool,
     ) -> Result<usize, Errno> {
+        self.sock_write_progress(s, src, nonblock, more).map_err(|(e, _)| e)
+    }
+
+    /// [`sock_write`](Self::sock_write), also telling how many bytes were
+    /// queued before it had to sleep for good (a waker resumes it with the
+    /// rest).
+    pub(crate) fn sock_write_progress(
+        &mut self,
+        s: SockId,
+        src: Source<'_>,
+        nonblock: bool,
+        more: bool,
+    ) -> Result<usize, (Errno, usize)> {
         if src.is_empty() {
             // Only the connection's state is checked.
             return match self.net.send_room(s) {
                 Ok(_) | Err(SockError::WouldBlock) => Ok(0),
-                Err(e) => Err(sock_errno(e)),
+                Err(e) => Err((sock_errno(e), 0)),
             };
         }
         let mut done = 0;
@@ -138,12 +158,14 @@ impl Kernel {
                         return Ok(done);
                     }
                 }
-                Err(SockError::WouldBlock) if nonblock => return if done > 0 { Ok(done) } else { Err(Errno::EAGAIN) },
+                Err(SockError::WouldBlock) if nonblock => {
+                    return if done > 0 { Ok(done) } else { Err((Errno::EAGAIN, 0)) };
+                }
                 Err(SockError::WouldBlock) => {
                     net.push(pages, s, false);
-                    self.net_wait()?;
+                    self.net_wait().map_err(|e| (e, done))?;
                 }
-                Err(e) => return if done > 0 { Ok(done) } else { Err(sock_errno(e)) },
+                Err(e) => return if done > 0 { Ok(done) } else { Err((sock_errno(e), 0)) },
             }
         }
     }

@@ -40,10 +40,7 @@ impl Kernel {
             FileKind::PipeRead(id) | FileKind::PipeWrite(id) => {
                 let Kernel { pipes, pages, .. } = self;
                 let pipe = pipes.get_mut(&id).expect("open pipe end without pipe");
-                let data = pipe.read(pages, len, file.nonblock).map_err(pipe_errno)?;
-                let n = data.len();
-                out.extend_from_slice(&data);
-                Ok(n)
+                pipe.read_into(pages, len, file.nonblock, out).map_err(pipe_errno)
             }
             FileKind::Regular(ino) => {
                 verify_area(file.pos, len as u64)?;
@@ -60,25 +57,43 @@ impl Kernel {
     /// # Errors
     /// `EBADF`, `EINVAL`, `EPIPE`, `EAGAIN`, [`super::BLOCKED`].
     pub fn write(&mut self, pid: Pid, fd: Fd, src: Source<'_>) -> Result<usize, Errno> {
-        let file = self.file(pid, fd)?;
+        self.write_progress(pid, fd, src).map_err(|(e, _)| e)
+    }
+
+    /// [`write`](Self::write), also telling how many bytes went in before
+    /// an error: a blocking write into a pipe fills what room there is and
+    /// then sleeps, so when it answers [`super::BLOCKED`] those bytes are
+    /// already in the pipe and a waker resumes it with the rest
+    /// (`pipe_write` after `wait_event`).
+    ///
+    /// # Errors
+    /// As [`write`](Self::write), with the bytes written before it.
+    pub fn write_progress(&mut self, pid: Pid, fd: Fd, src: Source<'_>) -> Result<usize, (Errno, usize)> {
+        let file = self.file(pid, fd).map_err(|e| (e, 0))?;
         if !file.writable {
-            return Err(Errno::EBADF);
+            return Err((Errno::EBADF, 0));
         }
         let src = cap(src);
         match file.kind {
             FileKind::PipeRead(id) | FileKind::PipeWrite(id) => {
                 let Kernel { pipes, pages, .. } = self;
                 let pipe = pipes.get_mut(&id).expect("open pipe end without pipe");
-                pipe.write(pages, src, file.nonblock).map_err(pipe_errno)
+                pipe.write(pages, src, file.nonblock).map_err(|e| {
+                    let done = match e {
+                        pipe_buffer::PipeError::WouldBlock { done } => done,
+                        _ => 0,
+                    };
+                    (pipe_errno(e), done)
+                })
             }
             FileKind::Regular(ino) => {
-                verify_area(file.pos, src.len() as u64)?;
+                verify_area(file.pos, src.len() as u64).map_err(|e| (e, 0))?;
                 let Kernel { inodes, pages, .. } = self;
                 let n = inodes.get_mut(&ino).expect("open file without inode").write_at(pages, file.pos, src);
-                self.file_mut(pid, fd)?.pos += n as u64;
+                self.file_mut(pid, fd).map_err(|e| (e, 0))?.pos += n as u64;
                 Ok(n)
             }
-            FileKind::Socket(s) => self.sock_write(s, src, file.nonblock, false),
+            FileKind::Socket(s) => self.sock_write_progress(s, src, file.nonblock, false),
         }
     }
 

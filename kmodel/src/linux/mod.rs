@@ -504,9 +504,11 @@ impl Backend for LinuxBackend {
             }
             Op::SetZerocopy { fd } => StepResult::Done(self.set_zerocopy(*fd)),
             Op::Errqueue { fd } => StepResult::Done(self.errqueue(*fd)),
-            Op::Refs { .. } | Op::Expect { .. } | Op::ExpectIntact { .. } | Op::Advance { .. } => {
-                StepResult::Done(Outcome::Skip)
-            }
+            Op::Refs { .. }
+            | Op::Expect { .. }
+            | Op::ExpectIntact { .. }
+            | Op::WaitReusable { .. }
+            | Op::Advance { .. } => StepResult::Done(Outcome::Skip),
         })
     }
 

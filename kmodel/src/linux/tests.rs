@@ -17,7 +17,7 @@ pub(super) struct Builder {
 
 impl Builder {
     pub(super) fn new() -> Self {
-        Builder { sc: Scenario { path: "test".into(), objects: Vec::new(), steps: Vec::new() } }
+        Builder { sc: Scenario { path: "test".into(), objects: Vec::new(), steps: Vec::new(), threads: Vec::new() } }
     }
 
     fn declare(&mut self, name: &str, kind: ObjKind, text: String) -> ObjId {

@@ -12,12 +12,37 @@ pub struct Scenario {
     pub objects: Vec<Object>,
     /// One step per operation line, in file order (declarations included).
     pub steps: Vec<Step>,
+    /// The threads (`thread NAME` ... `end`), in file order; empty for a
+    /// single-threaded scenario. Steps outside every thread run first.
+    pub threads: Vec<Thread>,
+}
+
+/// A thread of a scenario: `thread NAME`, its operations, `end`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Thread {
+    /// `[a-z][a-z0-9_]*`, unique among threads and objects.
+    pub name: String,
+    /// The line of `thread NAME`.
+    pub line: usize,
+    /// Its operations: indices into [`Scenario::steps`], in order.
+    pub steps: Vec<usize>,
 }
 
 impl Scenario {
     /// The object named by `id`.
     pub fn object(&self, id: ObjId) -> &Object {
         &self.objects[id.0]
+    }
+
+    /// The steps outside every thread, in file order: they run first.
+    pub fn main_steps(&self) -> Vec<usize> {
+        let mut in_thread = vec![false; self.steps.len()];
+        for t in &self.threads {
+            for &i in &t.steps {
+                in_thread[i] = true;
+            }
+        }
+        (0..self.steps.len()).filter(|&i| !in_thread[i]).collect()
     }
 
     /// The name of object `id`.
@@ -278,6 +303,13 @@ pub enum Op {
         /// Pages it is about.
         range: Range,
     },
+    /// `wait reusable RANGE` (model only): block the thread until no kernel
+    /// object holds any page of the range; `-EDEADLK` when nothing left in
+    /// the run could release them.
+    WaitReusable {
+        /// Pages to wait for.
+        range: Range,
+    },
     /// `advance MS` (model only): let simulated time pass.
     Advance {
         /// Nanoseconds.
@@ -324,6 +356,7 @@ impl Op {
             Op::Refs { .. }
                 | Op::Expect { .. }
                 | Op::ExpectIntact { .. }
+                | Op::WaitReusable { .. }
                 | Op::Advance { .. }
                 | Op::Fcntl { cmd: FcntlCmd::GetPsz | FcntlCmd::SetPsz(_), .. }
         )
@@ -348,7 +381,12 @@ impl Op {
             Op::Splice { input, output, .. } => vec![input.fd, output.fd],
             Op::Tee { input, output, .. } => vec![*input, *output],
             Op::Sendfile { output, input, .. } => vec![*output, input.fd],
-            Op::Declare(_) | Op::Fill { .. } | Op::Refs { .. } | Op::Expect { .. } | Op::Advance { .. } => Vec::new(),
+            Op::Declare(_)
+            | Op::Fill { .. }
+            | Op::Refs { .. }
+            | Op::Expect { .. }
+            | Op::WaitReusable { .. }
+            | Op::Advance { .. } => Vec::new(),
         }
     }
 }

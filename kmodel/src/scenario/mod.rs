@@ -7,7 +7,7 @@ mod outcome;
 pub mod parse;
 mod runner;
 
-pub use ast::{End, Expectation, FcntlCmd, Fd, FdArg, ObjId, ObjKind, Object, Op, Range, Scenario, Step};
+pub use ast::{End, Expectation, FcntlCmd, Fd, FdArg, ObjId, ObjKind, Object, Op, Range, Scenario, Step, Thread};
 pub use outcome::{
     Outcome, SO_EE_CODE_ZEROCOPY_COPIED, SO_EE_ORIGIN_ZEROCOPY, describe_errqueue, errno_name, write_byte, write_runs,
 };

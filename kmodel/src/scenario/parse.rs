@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use super::ast::{End, Expectation, FcntlCmd, Fd, FdArg, ObjId, ObjKind, Object, Op, Range, Scenario, Step};
+use super::ast::{End, Expectation, FcntlCmd, Fd, FdArg, ObjId, ObjKind, Object, Op, Range, Scenario, Step, Thread};
 
 /// Bytes per page, as the contract counts them (the `p` suffix, buffer and
 /// file sizes).
@@ -28,7 +28,7 @@ const MAX_NUMBER: u64 = i64::MAX as u64;
 const MAX_PAGES: u64 = MAX_NUMBER / PAGE_SIZE;
 
 /// Every verb, in the order the error for an unknown verb lists them.
-const VERBS: [&str; 21] = [
+const VERBS: [&str; 24] = [
     "buffer",
     "pipe",
     "file",
@@ -50,6 +50,9 @@ const VERBS: [&str; 21] = [
     "refs",
     "expect",
     "advance",
+    "wait",
+    "thread",
+    "end",
 ];
 
 // What each kind of operand looks like, for "expected ..." messages.
@@ -102,7 +105,16 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ParseError> {
             message: p.message,
         })?;
     }
-    Ok(Scenario { path: file.to_owned(), objects: parser.objects, steps: parser.steps })
+    if let Some(open) = parser.open_thread {
+        let t = &parser.threads[open];
+        return Err(ParseError {
+            file: file.to_owned(),
+            line: t.line,
+            column: 1,
+            message: format!("thread '{}' has no 'end': expected a line 'end' after its operations", t.name),
+        });
+    }
+    Ok(Scenario { path: file.to_owned(), objects: parser.objects, steps: parser.steps, threads: parser.threads })
 }
 
 /// A problem on the current line: where and what.
@@ -327,6 +339,9 @@ struct Parser {
     objects: Vec<Object>,
     by_name: HashMap<String, ObjId>,
     steps: Vec<Step>,
+    threads: Vec<Thread>,
+    /// The thread whose `end` has not been seen yet.
+    open_thread: Option<usize>,
 }
 
 impl Parser {
@@ -342,9 +357,56 @@ impl Parser {
             return Ok(());
         };
         let mut cur = Cursor { toks: &toks, pos: 1, end_column: last.column + last.text.len() };
+        match toks[0].text {
+            "thread" => return self.thread(line, &mut cur),
+            "end" => return self.end(toks[0], &mut cur),
+            "buffer" | "pipe" | "file" | "tcp" if !self.threads.is_empty() => {
+                return problem(
+                    toks[0].column,
+                    format!(
+                        "objects are declared before the first thread (line {}): move this declaration up",
+                        self.threads[0].line
+                    ),
+                );
+            }
+            _ => {}
+        }
         let op = self.op(line, toks[0], &mut cur)?;
         let text = toks.iter().map(|t| t.text).collect::<Vec<_>>().join(" ");
+        if let Some(t) = self.open_thread {
+            self.threads[t].steps.push(self.steps.len());
+        }
         self.steps.push(Step { line, text, op });
+        Ok(())
+    }
+
+    /// `thread NAME`: the operations up to `end` belong to a new thread.
+    fn thread(&mut self, line: usize, cur: &mut Cursor<'_, '_>) -> PResult<()> {
+        let tok = cur.next(NAME)?;
+        if let Some(open) = self.open_thread {
+            let t = &self.threads[open];
+            return problem(
+                1,
+                format!("thread inside thread '{}' (line {}): close it with 'end' first", t.name, t.line),
+            );
+        }
+        let name = self.new_name(tok)?;
+        if let Some(t) = self.threads.iter().find(|t| t.name == name) {
+            return problem(tok.column, format!("thread '{name}' is already declared on line {}", t.line));
+        }
+        cur.finish()?;
+        self.threads.push(Thread { name: name.to_owned(), line, steps: Vec::new() });
+        self.open_thread = Some(self.threads.len() - 1);
+        Ok(())
+    }
+
+    /// `end`: closes the open thread.
+    fn end(&mut self, tok: Tok<'_>, cur: &mut Cursor<'_, '_>) -> PResult<()> {
+        if self.open_thread.is_none() {
+            return problem(tok.column, "'end' without a 'thread NAME' line to close");
+        }
+        cur.finish()?;
+        self.open_thread = None;
         Ok(())
     }
 
@@ -509,6 +571,16 @@ impl Parser {
                 let range = self.range(cur.next(RANGE)?, RANGE)?;
                 cur.finish()?;
                 Op::Expect { what, range }
+            }
+            "wait" => {
+                const WHAT: &str = "'reusable'";
+                let tok = cur.next(WHAT)?;
+                if tok.text != "reusable" {
+                    return problem(tok.column, format!("expected {WHAT}, found {}", show(tok.text)));
+                }
+                let range = self.range(cur.next(RANGE)?, RANGE)?;
+                cur.finish()?;
+                Op::WaitReusable { range }
             }
             "advance" => {
                 let ns = time(cur.next(TIME)?)?;
@@ -1095,7 +1167,7 @@ mod tests {
             e.message,
             "unknown verb 'frob': expected one of buffer, pipe, file, tcp, fill, write, read, \
              recv, vmsplice, splice, tee, sendfile, pwrite, fcntl, close, send, setsockopt, errqueue, refs, \
-             expect, advance"
+             expect, advance, wait, thread, end"
         );
     }
 

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::ast::{Scenario, Step};
+use super::ast::{Op, Scenario, Step};
 use super::outcome::Outcome;
 
 /// What a backend did with one step.
@@ -39,6 +39,13 @@ pub trait Backend {
     /// # Errors
     /// A failure of the backend itself; the run stops.
     fn step(&mut self, scenario: &Scenario, step: &Step) -> Result<StepResult, BackendError>;
+
+    /// Whether the backend can run scenarios with threads. A step that
+    /// answers [`StepResult::Blocked`] must then have no effect other than
+    /// progress it remembers and resumes when the step is retried.
+    fn supports_threads(&self) -> bool {
+        false
+    }
 
     /// Tear everything down after the last step (or after a block), and
     /// check what the backend can check at that point.
@@ -108,34 +115,92 @@ impl Report {
 /// Run every step of `scenario` on `backend`, stopping at a step that
 /// blocks forever, then tear the backend down.
 ///
+/// Steps outside every thread run first, in file order. Threads then run
+/// on one deterministic schedule: the first thread (in file order) that can
+/// go runs its next step; a thread whose step blocks waits until another
+/// step has run. When every thread left is blocked, a `wait reusable`
+/// answers `-EDEADLK` (nothing can release its pages any more); otherwise
+/// the run is blocked at the first blocked thread's step.
+///
 /// `on_line` sees each result line as soon as it is known (to print it
 /// while a slow backend goes on).
 ///
 /// # Errors
-/// A backend failure; the lines produced so far are lost to the caller
-/// only if it did not print them through `on_line`.
+/// A backend failure (or threads on a backend without them); the lines
+/// produced so far are lost to the caller only if it did not print them
+/// through `on_line`.
 pub fn run(
     scenario: &Scenario,
     backend: &mut dyn Backend,
     mut on_line: impl FnMut(&ResultLine),
 ) -> Result<Report, BackendError> {
+    if !scenario.threads.is_empty() && !backend.supports_threads() {
+        return Err(BackendError(format!(
+            "{}: threads run on the model only (kmodel run, kmodel explore); the {} backend runs one thread",
+            scenario.path,
+            backend.name()
+        )));
+    }
     let mut report = Report::default();
-    for step in &scenario.steps {
+    let mut emit = |report: &mut Report, step: &Step, outcome: Outcome| {
+        let line =
+            ResultLine { line: step.line, text: step.text.clone(), outcome, model_only: scenario.is_model_only(step) };
+        on_line(&line);
+        report.lines.push(line);
+    };
+    for i in scenario.main_steps() {
+        let step = &scenario.steps[i];
         match backend.step(scenario, step)? {
-            StepResult::Done(outcome) => {
-                let line = ResultLine {
-                    line: step.line,
-                    text: step.text.clone(),
-                    outcome,
-                    model_only: scenario.is_model_only(step),
-                };
-                on_line(&line);
-                report.lines.push(line);
+            StepResult::Done(outcome) => emit(&mut report, step, outcome),
+            StepResult::Blocked if matches!(step.op, Op::WaitReusable { .. }) => {
+                emit(&mut report, step, Outcome::Err(crate::kernel::Errno::EDEADLK));
             }
             StepResult::Blocked => {
                 report.blocked = Some(step.line);
-                break;
+                backend.finish()?;
+                return Ok(report);
             }
+        }
+    }
+    // pc[t]: the next step of thread t; blocked_at[t]: the count of steps
+    // run when t last blocked (it may go again once another step has run).
+    let threads = &scenario.threads;
+    let mut pc = vec![0usize; threads.len()];
+    let mut blocked_at: Vec<Option<usize>> = vec![None; threads.len()];
+    let mut ran = 0usize;
+    loop {
+        let live = |t: usize| pc[t] < threads[t].steps.len();
+        let Some(t) = (0..threads.len()).find(|&t| live(t) && blocked_at[t].is_none_or(|b| b < ran)) else {
+            let stuck: Vec<usize> = (0..threads.len()).filter(|&t| live(t)).collect();
+            let Some(&first) = stuck.first() else { break };
+            let waiting = stuck
+                .iter()
+                .copied()
+                .find(|&t| matches!(scenario.steps[threads[t].steps[pc[t]]].op, Op::WaitReusable { .. }));
+            match waiting {
+                Some(t) => {
+                    let step = &scenario.steps[threads[t].steps[pc[t]]];
+                    emit(&mut report, step, Outcome::Err(crate::kernel::Errno::EDEADLK));
+                    pc[t] += 1;
+                    blocked_at[t] = None;
+                    ran += 1;
+                    continue;
+                }
+                None => {
+                    report.blocked = Some(scenario.steps[threads[first].steps[pc[first]]].line);
+                    break;
+                }
+            }
+        };
+        let step = &scenario.steps[threads[t].steps[pc[t]]];
+        match backend.step(scenario, step)? {
+            StepResult::Done(outcome) => {
+                emit(&mut report, step, outcome);
+                pc[t] += 1;
+                blocked_at[t] = None;
+                ran += 1;
+            }
+            StepResult::Blocked => blocked_at[t] = Some(ran),
         }
     }
     backend.finish()?;

@@ -76,7 +76,7 @@ pub(crate) type Runs = SmallVec<[(u8, u32); 4]>;
 
 /// A page fragment travelling to a loopback receiver; its reference is
 /// already held for the receiver (`Holder::socket(peer recv, seq)`).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct LoopFrag {
     pub page: PageId,
     pub off: usize,
@@ -86,7 +86,7 @@ pub(crate) struct LoopFrag {
 }
 
 /// What a packet carries.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum Payload {
     /// Nothing (ACK, FIN, RST, probe).
     Empty,
@@ -119,7 +119,7 @@ impl Payload {
 }
 
 /// A TCP segment between two endpoints of one connection.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Packet {
     pub from: SockId,
     pub to: SockId,
@@ -189,7 +189,7 @@ impl Default for SockConfig {
 const QUICKACKS: u32 = 16;
 
 /// One endpoint.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Sock {
     pub id: SockId,
     pub peer: SockId,

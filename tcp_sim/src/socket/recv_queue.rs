@@ -16,7 +16,7 @@ use page_refs::{Content, Holder, PageArena, PageId};
 use crate::seq::{after, before, before_eq, dist};
 
 /// What a piece of received data is.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum Data {
     /// Bytes that crossed a link: `bytes[start..]` are still unread.
     Bytes { bytes: Vec<u8>, start: usize },
@@ -61,7 +61,7 @@ impl Data {
 }
 
 /// A run of received data: sequence numbers `seq..seq+data.len()`.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Seg {
     pub seq: u32,
     pub data: Data,
@@ -104,7 +104,7 @@ impl Altered {
 }
 
 /// The receive side of a socket.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct RecvQueue {
     holder_object: u32,
     /// The peer's initial sequence number: stream offsets count from it.
@@ -441,7 +441,7 @@ impl RecvQueue {
 }
 
 /// A piece of received data offered to [`RecvQueue::splice_out`].
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Piece<'a> {
     /// Bytes that crossed a link.
     Bytes(&'a [u8]),

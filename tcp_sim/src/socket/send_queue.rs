@@ -50,7 +50,7 @@ impl Frag {
 }
 
 /// The bytes a sender queued and has not had acknowledged.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct SendQueue {
     frags: VecDeque<Frag>,
     /// The first sequence number ever queued.

@@ -26,7 +26,7 @@ pub struct Completion {
 }
 
 /// A socket's zerocopy state.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct ZeroCopy {
     /// `SO_ZEROCOPY`.
     pub enabled: bool,

@@ -1,0 +1,134 @@
+//! `kmodel explore`: schedules of a threaded scenario.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::explore::{self, ExploreConfig, MAX_BOUND, Progress, describe, replay_text, schedule_names};
+use crate::kernel::KernelConfig;
+use crate::render::timeline;
+use crate::scenario;
+
+use super::{EXIT_BACKEND, EXIT_BAD_INPUT, load};
+
+#[derive(Debug, clap::Args)]
+pub(super) struct ExploreArgs {
+    /// The scenario file (with threads).
+    file: PathBuf,
+    /// Most preemptions per schedule in the exhaustive search.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(0..=MAX_BOUND as u64))]
+    bound: u64,
+    /// Run this many random schedules instead of the exhaustive search.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    random: Option<u64>,
+    /// Seed of the random schedules.
+    #[arg(long, default_value_t = 1, requires = "random")]
+    seed: u64,
+    /// Stop the exhaustive search after this many schedules.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    max_schedules: Option<u64>,
+    /// Run one schedule: the threads to run, in order, comma-separated
+    /// (as printed after a violation).
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["random", "max_schedules"])]
+    schedule: Option<Vec<String>>,
+    /// No progress lines on standard error.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn print_finding(sc: &scenario::Scenario, violation: &explore::Violation, trace: &[explore::Executed]) -> ExitCode {
+    println!("{}", describe(sc, violation));
+    let names = schedule_names(sc, violation, trace);
+    println!();
+    println!("schedule ({} thread steps): --schedule {}", names.len(), names.join(","));
+    println!();
+    println!("replayable single-threaded scenario:");
+    let replay = replay_text(sc, violation, trace);
+    for line in replay.lines() {
+        println!("    {line}");
+    }
+    if let Ok(replayed) = scenario::parse("replay", &replay)
+        && let Ok(t) = timeline(&replayed, KernelConfig::default())
+    {
+        println!();
+        println!("timeline of the replay (who holds each run of pages after each step):");
+        for line in t.to_string().lines() {
+            println!("    {line}");
+        }
+    }
+    ExitCode::from(1)
+}
+
+pub(super) fn cmd_explore(args: &ExploreArgs) -> ExitCode {
+    let sc = match load(&args.file) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kmodel: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let config = ExploreConfig {
+        bound: args.bound as usize,
+        random: args.random.map(|n| (n, args.seed)),
+        max_schedules: args.max_schedules,
+        kernel: KernelConfig::default(),
+    };
+    if let Some(names) = &args.schedule {
+        return match explore::run_schedule(&sc, &config, names) {
+            Ok(run) => match run.violation {
+                Some(v) => print_finding(&sc, &v, &run.trace),
+                None => {
+                    println!("no violation in this schedule ({} steps)", run.trace.len());
+                    ExitCode::SUCCESS
+                }
+            },
+            Err(e) => {
+                eprintln!("kmodel: {}: {e}", sc.path);
+                ExitCode::from(EXIT_BAD_INPUT)
+            }
+        };
+    }
+    let quiet = args.quiet;
+    let mut report = |p: &Progress| {
+        if !quiet {
+            let secs = p.elapsed.as_secs_f64().max(1e-9);
+            eprintln!(
+                "explore: {} schedules, {} states ({:.0} states/s), deepest {} steps, {:.1} s",
+                p.schedules,
+                p.states,
+                p.states as f64 / secs,
+                p.max_depth,
+                secs
+            );
+        }
+    };
+    let summary = match explore::explore(&sc, &config, &mut report) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kmodel: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let p = summary.progress;
+    let mode = match config.random {
+        Some((n, seed)) => format!("{n} random schedules, seed {seed}"),
+        None if summary.complete => format!("exhaustive under preemption bound {}", config.bound),
+        None => format!("stopped early, preemption bound {}", config.bound),
+    };
+    eprintln!("explore: {} schedules, {} states in {:.2} s ({mode})", p.schedules, p.states, p.elapsed.as_secs_f64());
+    match summary.finding {
+        Some(f) => {
+            if let explore::Violation::Invariant(_) = f.violation {
+                let _ = print_finding(&sc, &f.violation, &f.trace);
+                return ExitCode::from(EXIT_BACKEND);
+            }
+            print_finding(&sc, &f.violation, &f.trace)
+        }
+        None => {
+            println!(
+                "no violation: {} schedules ({mode}): no hazard, no failed expect, no deadlock, invariants hold",
+                p.schedules
+            );
+            ExitCode::SUCCESS
+        }
+    }
+}
