@@ -51,6 +51,9 @@ pub struct ModelBackend {
     /// Bytes a blocked write already put in its pipe, by step line: when
     /// the write is resumed, it writes the rest and answers the total.
     partial: std::collections::HashMap<usize, usize>,
+    /// Bytes a blocked `recv` (MSG_WAITALL) already took, by step line:
+    /// when it is resumed, it waits for the rest and answers them all.
+    partial_recv: std::collections::HashMap<usize, Vec<u8>>,
     kernel: Kernel,
     pid: Pid,
     handles: Vec<Option<Handle>>,
@@ -63,7 +66,14 @@ impl ModelBackend {
     pub fn new(config: KernelConfig) -> Self {
         let kernel = Kernel::new(config);
         let pid = kernel.init_pid();
-        ModelBackend { partial: Default::default(), kernel, pid, handles: Vec::new(), check_each_step: true }
+        ModelBackend {
+            partial: Default::default(),
+            partial_recv: Default::default(),
+            kernel,
+            pid,
+            handles: Vec::new(),
+            check_each_step: true,
+        }
     }
 
     /// Turn the per-step invariant check off (benchmarks, long runs).
@@ -230,9 +240,17 @@ impl ModelBackend {
             }
             Op::Recv { fd, len } => {
                 let fd = self.fd(*fd);
-                let mut out = Vec::new();
-                match self.kernel.recv(pid, fd, *len, &mut out) {
+                let mut out = self.partial_recv.remove(&line).unwrap_or_default();
+                let have = out.len() as u64;
+                match self.kernel.recv(pid, fd, len.saturating_sub(have), &mut out) {
                     Ok(_) => Outcome::Data(out),
+                    Err(e) if e == BLOCKED => {
+                        if !out.is_empty() {
+                            self.partial_recv.insert(line, out);
+                        }
+                        Outcome::Err(e)
+                    }
+                    Err(_) if have > 0 => Outcome::Data(out),
                     Err(e) => Outcome::Err(e),
                 }
             }
@@ -590,9 +608,10 @@ impl ModelBackend {
 }
 
 impl ModelBackend {
-    /// Bytes a write at `line` has put in its pipe so far while it waits
-    /// to go on (0 when none is waiting).
+    /// Bytes a write at `line` has put in its pipe (or a `recv` has taken
+    /// from its socket) so far while it waits to go on (0 when none is
+    /// waiting).
     pub fn partial_progress(&self, line: usize) -> usize {
-        self.partial.get(&line).copied().unwrap_or(0)
+        self.partial.get(&line).copied().unwrap_or(0) + self.partial_recv.get(&line).map_or(0, Vec::len)
     }
 }

@@ -194,3 +194,18 @@ fn random_socket_calls_keep_the_invariants() {
         .tests(150)
         .quickcheck(random_socket_calls as fn(bool, u64, Vec<(u8, u16)>) -> quickcheck::TestResult);
 }
+
+#[test]
+fn explorer_proves_waiting_for_the_ack_safe_and_finds_the_early_refill() {
+    use kmodel::explore::{ExploreConfig, Violation, explore};
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/explore_tcp_wait_for_ack.scenario");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let config = ExploreConfig { bound: 2, ..ExploreConfig::default() };
+    let safe = kmodel::scenario::parse("wait", &text).unwrap();
+    let summary = explore(&safe, &config, &mut |_| {}).unwrap();
+    assert!(summary.finding.is_none(), "{:?}", summary.finding.map(|f| f.violation));
+    let early = kmodel::scenario::parse("early", &text.replace("wait reusable buf", "# no wait")).unwrap();
+    let finding = explore(&early, &config, &mut |_| {}).unwrap().finding.expect("the early refill is a hazard");
+    let Violation::Hazard { detail, .. } = &finding.violation else { panic!("got {:?}", finding.violation) };
+    assert!(detail.contains("t.tx bytes 0..4096"), "{detail}");
+}
