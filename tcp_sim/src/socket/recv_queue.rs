@@ -205,6 +205,15 @@ impl RecvQueue {
         self.rcv_nxt = seg.end();
         self.queued += n;
         self.delivered += n as u64;
+        // A run continuing the last one (the same uniform page, split over
+        // two segments) joins it.
+        if let (Some(Seg { data: Data::Fill { byte: last, len }, .. }), Data::Fill { byte, .. }) =
+            (self.queue.back_mut(), &seg.data)
+            && *last == *byte
+        {
+            *len += n;
+            return;
+        }
         self.queue.push_back(seg);
     }
 
