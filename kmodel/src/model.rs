@@ -4,8 +4,11 @@ use std::fmt::Write as _;
 
 use page_refs::{Holder, HolderKind, PAGE_SIZE, Source, Stamp};
 
+use tcp_sim::{Duration, Mode, SockId};
+
 use crate::kernel::{
-    BLOCKED, BufferId, Errno, Fcntl, Fd, InodeId, Kernel, KernelConfig, Pid, PipeId, Pte, SpliceFlags, UserRange,
+    BLOCKED, BufferId, Errno, Fcntl, Fd, InodeId, Kernel, KernelConfig, Pid, PipeId, Pte, SendFlags, SpliceFlags,
+    UserRange,
 };
 use crate::scenario::{
     Backend, BackendError, End, Expectation, FcntlCmd, ObjKind, Op, Outcome, Range, Scenario, Step, StepResult,
@@ -32,6 +35,11 @@ enum Handle {
         ino: InodeId,
         fd: Option<Fd>,
     },
+    Tcp {
+        tx: Option<Fd>,
+        rx: Option<Fd>,
+        socks: (SockId, SockId),
+    },
     /// Creation failed (or the kind is not modelled yet): every use of the
     /// name answers as for a closed descriptor or an unmapped address.
     Failed,
@@ -43,6 +51,9 @@ pub struct ModelBackend {
     /// Bytes a blocked write already put in its pipe, by step line: when
     /// the write is resumed, it writes the rest and answers the total.
     partial: std::collections::HashMap<usize, usize>,
+    /// Bytes a blocked `recv` (MSG_WAITALL) already took, by step line:
+    /// when it is resumed, it waits for the rest and answers them all.
+    partial_recv: std::collections::HashMap<usize, Vec<u8>>,
     kernel: Kernel,
     pid: Pid,
     handles: Vec<Option<Handle>>,
@@ -55,7 +66,14 @@ impl ModelBackend {
     pub fn new(config: KernelConfig) -> Self {
         let kernel = Kernel::new(config);
         let pid = kernel.init_pid();
-        ModelBackend { partial: Default::default(), kernel, pid, handles: Vec::new(), check_each_step: true }
+        ModelBackend {
+            partial: Default::default(),
+            partial_recv: Default::default(),
+            kernel,
+            pid,
+            handles: Vec::new(),
+            check_each_step: true,
+        }
     }
 
     /// Turn the per-step invariant check off (benchmarks, long runs).
@@ -79,8 +97,36 @@ impl ModelBackend {
             (Handle::Pipe { r, .. }, End::Read) => r.unwrap_or(CLOSED),
             (Handle::Pipe { w, .. }, End::Write) => w.unwrap_or(CLOSED),
             (Handle::File { fd, .. }, End::File) => fd.unwrap_or(CLOSED),
+            (Handle::Tcp { tx, .. }, End::Tx) => tx.unwrap_or(CLOSED),
+            (Handle::Tcp { rx, .. }, End::Rx) => rx.unwrap_or(CLOSED),
             _ => CLOSED,
         }
+    }
+
+    /// The endpoint behind a descriptor operand, open or not.
+    fn sock_of(&self, fd: crate::scenario::Fd) -> Option<SockId> {
+        match (self.handle(fd.object), fd.end) {
+            (Handle::Tcp { socks, .. }, End::Tx) => Some(socks.0),
+            (Handle::Tcp { socks, .. }, End::Rx) => Some(socks.1),
+            _ => None,
+        }
+    }
+
+    /// `t.tx` / `t.rx`: the scenario's name of an endpoint.
+    fn sock_name(&self, scenario: &Scenario, s: SockId) -> String {
+        for (i, h) in self.handles.iter().enumerate() {
+            if let Some(Handle::Tcp { socks, .. }) = h {
+                let end = if socks.0 == s {
+                    "tx"
+                } else if socks.1 == s {
+                    "rx"
+                } else {
+                    continue;
+                };
+                return format!("{}.{end}", scenario.objects[i].name);
+            }
+        }
+        format!("socket #{}", s.0)
     }
 
     /// The iovec for `r`; a buffer whose mmap failed maps nowhere, so the
@@ -142,8 +188,20 @@ impl ModelBackend {
                 }
                 Err(e) => (Handle::Failed, Outcome::Err(e)),
             },
-            // TCP is not modelled yet (tcp_sim issue): the pair cannot be made.
-            ObjKind::Tcp => (Handle::Failed, Outcome::Err(Errno::ENOSYS)),
+            ObjKind::Tcp { link } => {
+                let mode = link.map_or(Mode::Loopback, Mode::Link);
+                match self.kernel.tcp_pair(pid, mode) {
+                    Ok((tx, rx)) => {
+                        let sock = |fd| match self.kernel.process(pid).and_then(|p| p.fds.get(fd)).map(|f| f.kind) {
+                            Some(crate::kernel::FileKind::Socket(s)) => s,
+                            _ => unreachable!("tcp_pair installs sockets"),
+                        };
+                        let socks = (sock(tx), sock(rx));
+                        (Handle::Tcp { tx: Some(tx), rx: Some(rx), socks }, Outcome::Ok)
+                    }
+                    Err(e) => (Handle::Failed, Outcome::Err(e)),
+                }
+            }
         };
         if self.handles.len() <= id.0 {
             self.handles.resize(id.0 + 1, None);
@@ -182,9 +240,17 @@ impl ModelBackend {
             }
             Op::Recv { fd, len } => {
                 let fd = self.fd(*fd);
-                let mut out = Vec::new();
-                match self.kernel.recv(pid, fd, *len, &mut out) {
+                let mut out = self.partial_recv.remove(&line).unwrap_or_default();
+                let have = out.len() as u64;
+                match self.kernel.recv(pid, fd, len.saturating_sub(have), &mut out) {
                     Ok(_) => Outcome::Data(out),
+                    Err(e) if e == BLOCKED => {
+                        if !out.is_empty() {
+                            self.partial_recv.insert(line, out);
+                        }
+                        Outcome::Err(e)
+                    }
+                    Err(_) if have > 0 => Outcome::Data(out),
                     Err(e) => Outcome::Err(e),
                 }
             }
@@ -240,15 +306,67 @@ impl ModelBackend {
             }
             Op::Refs { range } => Outcome::Text(self.refs(scenario, range)),
             Op::Expect { what, range } => self.expect(scenario, *what, range),
-            Op::WaitReusable { range } => {
+            // Pages a socket holds are released by the network: let
+            // simulated time pass while it can make progress.
+            Op::WaitReusable { range } => loop {
                 if self.busy_pages(scenario, range).is_empty() {
-                    Outcome::Ok
-                } else {
-                    Outcome::Err(BLOCKED)
+                    break Outcome::Ok;
+                }
+                if !self.kernel.run_network_event() {
+                    break Outcome::Err(BLOCKED);
+                }
+            },
+            Op::Advance { ns } => {
+                self.kernel.advance_time(Duration(*ns));
+                Outcome::Ok
+            }
+            Op::Send { fd, range, zerocopy, more, nonblock } => {
+                let fd = self.fd(*fd);
+                let r = self.user_range(range);
+                let flags = SendFlags { zerocopy: *zerocopy, more: *more, nonblock: *nonblock };
+                Outcome::from_count(self.kernel.send(pid, fd, r, flags))
+            }
+            Op::SetZerocopy { fd } => {
+                let fd = self.fd(*fd);
+                Outcome::from_count(self.kernel.setsockopt_zerocopy(pid, fd, true)).map_count_to_ok()
+            }
+            Op::Errqueue { fd } => {
+                let fd = self.fd(*fd);
+                match self.kernel.recv_errqueue(pid, fd) {
+                    Ok(c) => Outcome::Text(crate::scenario::describe_errqueue(
+                        crate::scenario::SO_EE_ORIGIN_ZEROCOPY,
+                        0,
+                        if c.copied { crate::scenario::SO_EE_CODE_ZEROCOPY_COPIED } else { 0 },
+                        c.lo,
+                        c.hi,
+                    )),
+                    Err(e) => Outcome::Err(e),
                 }
             }
-            Op::Advance { .. } => Outcome::Ok,
+            Op::ExpectIntact { fd } => self.expect_intact(scenario, *fd),
         })
+    }
+
+    /// `expect intact FD`: the bytes delivered to the endpoint are the
+    /// bytes the sending program meant to send.
+    fn expect_intact(&self, scenario: &Scenario, fd: crate::scenario::Fd) -> Outcome {
+        let name = format!("{}.{}", scenario.name(fd.object), if fd.end == End::Tx { "tx" } else { "rx" });
+        let Some(s) = self.sock_of(fd) else {
+            return Outcome::Failed(format!("{} is not a tcp endpoint", scenario.name(fd.object)));
+        };
+        let Some(info) = self.kernel.network().info(s) else {
+            return Outcome::Failed(format!("{name} no longer exists"));
+        };
+        let a = info.altered;
+        if a.bytes == 0 {
+            Outcome::Ok
+        } else {
+            Outcome::Failed(format!(
+                "{} of the bytes delivered to {name} differ from what the program sent (stream bytes {}..{}): \
+                 the page changed after the send, before it was (re)transmitted or read",
+                a.bytes, a.first, a.end
+            ))
+        }
     }
 
     /// After a successful close, the name refers to a closed descriptor.
@@ -258,6 +376,8 @@ impl ModelBackend {
                 (Handle::Pipe { r, .. }, End::Read) => *r = None,
                 (Handle::Pipe { w, .. }, End::Write) => *w = None,
                 (Handle::File { fd, .. }, End::File) => *fd = None,
+                (Handle::Tcp { tx, .. }, End::Tx) => *tx = None,
+                (Handle::Tcp { rx, .. }, End::Rx) => *rx = None,
                 _ => {}
             }
         }
@@ -295,7 +415,10 @@ impl ModelBackend {
                 let name = find(&|x| matches!(x, Handle::File { ino, .. } if ino.0 == h.object));
                 format!("page cache of {name} page {}", h.index)
             }
-            HolderKind::Socket => format!("socket {} entry {}", h.object, h.index),
+            HolderKind::Socket => match self.kernel.network().holder_info(h) {
+                Some(i) => format!("{} bytes {}..{} {}", self.sock_name(scenario, i.sock), i.start, i.end, i.state),
+                None => format!("socket object {} entry {}", h.object, h.index),
+            },
             HolderKind::Kernel => "kernel".into(),
         }
     }
@@ -485,9 +608,10 @@ impl ModelBackend {
 }
 
 impl ModelBackend {
-    /// Bytes a write at `line` has put in its pipe so far while it waits
-    /// to go on (0 when none is waiting).
+    /// Bytes a write at `line` has put in its pipe (or a `recv` has taken
+    /// from its socket) so far while it waits to go on (0 when none is
+    /// waiting).
     pub fn partial_progress(&self, line: usize) -> usize {
-        self.partial.get(&line).copied().unwrap_or(0)
+        self.partial.get(&line).copied().unwrap_or(0) + self.partial_recv.get(&line).map_or(0, Vec::len)
     }
 }

@@ -8,7 +8,7 @@ use crate::time::Instant;
 /// A queue of events of type `E`, popped in time order; events due at the
 /// same instant come out in the order they were scheduled, so a run is a
 /// function of its inputs and its seed alone.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct EventQueue<E> {
     heap: BinaryHeap<Reverse<(Instant, u64, Slot<E>)>>,
     seq: u64,
@@ -16,7 +16,7 @@ pub struct EventQueue<E> {
 }
 
 /// Wrapper so the payload takes no part in the ordering.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Slot<E>(E);
 
 impl<E> PartialEq for Slot<E> {
@@ -71,14 +71,26 @@ impl<E> EventQueue<E> {
         match self.next_due() {
             Some(t) if t <= until => {
                 let Reverse((t, _, Slot(e))) = self.heap.pop().expect("peeked");
-                self.now = t;
-                Some((t, e))
+                // An event left behind by a jump of the clock comes out now.
+                self.now = self.now.max(t);
+                Some((self.now, e))
             }
             _ => {
                 self.now = self.now.max(until);
                 None
             }
         }
+    }
+
+    /// Move the clock to `t` (not back) without popping anything: the
+    /// owner knows the events due by then change nothing.
+    pub fn jump_to(&mut self, t: Instant) {
+        self.now = self.now.max(t);
+    }
+
+    /// Every pending event, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &E> + '_ {
+        self.heap.iter().map(|Reverse((_, _, Slot(e)))| e)
     }
 
     /// Whether nothing is scheduled: the network is quiet.
@@ -103,6 +115,15 @@ mod tests {
         assert_eq!(q.now(), Instant(20), "the clock never goes back");
         assert_eq!(q.pop_until(Instant(20)), Some((Instant(20), "c")));
         assert!(q.is_quiet());
+    }
+
+    #[test]
+    fn an_event_left_behind_by_a_jump_comes_out_at_the_new_time() {
+        let mut q = EventQueue::new();
+        q.schedule(Instant(10), "late");
+        q.jump_to(Instant(50));
+        assert_eq!(q.pop_until(Instant(60)), Some((Instant(50), "late")));
+        assert_eq!(q.now(), Instant(50));
     }
 
     #[test]

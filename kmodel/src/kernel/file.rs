@@ -19,6 +19,8 @@ pub enum FileKind {
     PipeWrite(PipeId),
     /// A regular file.
     Regular(InodeId),
+    /// One end of a TCP connection (`tcp_sim` endpoint).
+    Socket(tcp_sim::SockId),
 }
 
 /// Models the parts of `struct file` that the syscalls look at.
@@ -41,7 +43,15 @@ impl File {
     pub fn pipe(&self) -> Option<PipeId> {
         match self.kind {
             FileKind::PipeRead(p) | FileKind::PipeWrite(p) => Some(p),
-            FileKind::Regular(_) => None,
+            FileKind::Regular(_) | FileKind::Socket(_) => None,
+        }
+    }
+
+    /// The socket behind the file, if it is one.
+    pub fn socket(&self) -> Option<tcp_sim::SockId> {
+        match self.kind {
+            FileKind::Socket(s) => Some(s),
+            _ => None,
         }
     }
 

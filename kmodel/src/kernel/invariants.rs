@@ -43,6 +43,10 @@ impl Kernel {
                 want.entry(p).or_default().push(inode.page_holder(index));
             }
         }
+        self.net.check().map_err(InvariantError)?;
+        for (page, holder) in self.net.refs() {
+            want.entry(page).or_default().push(holder);
+        }
         for (page, holders) in &mut want {
             if !self.pages.is_live(*page) {
                 return Err(InvariantError(format!("{page} is freed but still held by {holders:?}")));
@@ -66,6 +70,14 @@ impl Kernel {
                     super::FileKind::PipeRead(p) => ends.entry(p).or_default().0 += 1,
                     super::FileKind::PipeWrite(p) => ends.entry(p).or_default().1 += 1,
                     super::FileKind::Regular(_) => {}
+                    super::FileKind::Socket(s) => {
+                        if !self.net.exists(s) {
+                            return Err(InvariantError(format!(
+                                "an open descriptor refers to socket {} that is gone",
+                                s.0
+                            )));
+                        }
+                    }
                 }
             }
         }

@@ -16,6 +16,7 @@ mod file;
 mod inode;
 mod invariants;
 mod mm;
+mod sys_net;
 mod sys_rw;
 mod sys_splice;
 mod threaded;
@@ -29,6 +30,7 @@ pub use errno::{Errno, MAX_RW_COUNT};
 pub use file::{Fd, FdTable, File, FileKind, PipeId};
 pub use inode::{FilePage, Inode, InodeId};
 pub use mm::{BufferId, Pte, UserBuffer, UserRange};
+pub use sys_net::SendFlags;
 pub use sys_rw::Fcntl;
 pub use sys_splice::SpliceFlags;
 pub use threaded::SharedKernel;
@@ -78,6 +80,8 @@ pub struct Kernel {
     pub(crate) inodes: BTreeMap<InodeId, Inode>,
     pub(crate) procs: BTreeMap<Pid, Process>,
     pub(crate) config: KernelConfig,
+    /// Every TCP endpoint and link, and simulated time.
+    pub(crate) net: tcp_sim::Network,
     next_id: u32,
 }
 
@@ -93,7 +97,15 @@ impl Kernel {
         let pages = if config.event_log { PageArena::new() } else { PageArena::without_log() };
         let mut procs = BTreeMap::new();
         procs.insert(Pid(1), Process::default());
-        Kernel { pages, pipes: PipeMap::default(), inodes: BTreeMap::new(), procs, config, next_id: 1 }
+        Kernel {
+            pages,
+            pipes: PipeMap::default(),
+            inodes: BTreeMap::new(),
+            procs,
+            config,
+            net: tcp_sim::Network::new(),
+            next_id: 1,
+        }
     }
 
     /// The first process.
@@ -113,7 +125,8 @@ impl Kernel {
 
     /// Stamp the page events that follow with `stamp` (the scenario step).
     pub fn set_stamp(&mut self, stamp: Stamp) {
-        self.pages.set_stamp(stamp);
+        self.net.set_step(stamp.step);
+        self.pages.set_stamp(Stamp { time_ns: self.net.now().0, ..stamp });
     }
 
     /// The pipe `id`, if it still exists.
@@ -261,6 +274,10 @@ impl Kernel {
             }
             procs.get_mut(&pid).expect("pid listed").mm.clear();
         }
+        // Closed sockets finish sending (FIN, last ACKs); whatever cannot
+        // finish is reset.
+        self.net.settle(&mut self.pages);
+        self.net.abort_all(&mut self.pages);
         let Kernel { pages, inodes, .. } = self;
         for inode in inodes.values_mut() {
             inode.evict(pages);

@@ -48,6 +48,7 @@ impl Kernel {
                 self.file_mut(pid, fd)?.pos += n as u64;
                 Ok(n)
             }
+            FileKind::Socket(s) => self.sock_read(s, len, file.nonblock, out),
         }
     }
 
@@ -92,6 +93,7 @@ impl Kernel {
                 self.file_mut(pid, fd).map_err(|e| (e, 0))?.pos += n as u64;
                 Ok(n)
             }
+            FileKind::Socket(s) => self.sock_write_progress(s, src, file.nonblock, false),
         }
     }
 
@@ -153,6 +155,10 @@ impl Kernel {
     /// `EBADF`.
     pub fn close(&mut self, pid: Pid, fd: Fd) -> Result<usize, Errno> {
         let file = self.proc_mut(pid)?.fds.remove(fd).ok_or(Errno::EBADF)?;
+        if let Some(s) = file.socket() {
+            let Kernel { net, pages, .. } = self;
+            net.close(pages, s);
+        }
         if let Some(id) = file.pipe() {
             let pipe = self.pipes.get_mut(&id).expect("open pipe end without pipe");
             match file.kind {
@@ -171,16 +177,4 @@ impl Kernel {
 /// A read or write moves at most [`MAX_RW_COUNT`] bytes.
 fn cap(src: Source<'_>) -> Source<'_> {
     if src.len() as u64 > MAX_RW_COUNT { src.split_at(MAX_RW_COUNT as usize).0 } else { src }
-}
-
-impl Kernel {
-    /// recv(2) with `MSG_WAITALL`. The model has no sockets yet, so every
-    /// open descriptor answers `ENOTSOCK`, as Linux does for a non-socket.
-    ///
-    /// # Errors
-    /// `EBADF`, `ENOTSOCK`.
-    pub fn recv(&mut self, pid: Pid, fd: Fd, _len: u64, _out: &mut Vec<u8>) -> Result<usize, Errno> {
-        self.file(pid, fd)?;
-        Err(Errno::ENOTSOCK)
-    }
 }

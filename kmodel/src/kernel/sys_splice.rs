@@ -176,7 +176,15 @@ impl Kernel {
                 ip.splice_to(op, pages, len, nonblock).map_err(pipe_errno)
             }
             (Some(i), None) => {
-                let FileKind::Regular(ino) = output.kind else { unreachable!("not a pipe: regular") };
+                if let FileKind::Socket(s) = output.kind {
+                    if off_out.is_some() {
+                        return Err(Errno::EINVAL);
+                    }
+                    let pipe_nonblock = flags.nonblock || input.nonblock;
+                    let sock_nonblock = flags.nonblock || output.nonblock;
+                    return self.splice_pipe_to_socket(i, s, len, pipe_nonblock, sock_nonblock, flags.more);
+                }
+                let FileKind::Regular(ino) = output.kind else { unreachable!("not a pipe nor a socket: regular") };
                 let pos = off_out.as_deref().copied().unwrap_or(output.pos);
                 verify_area(pos, len as u64)?;
                 let nonblock = flags.nonblock || input.nonblock;
@@ -195,7 +203,14 @@ impl Kernel {
                 Ok(n)
             }
             (None, Some(o)) => {
-                let FileKind::Regular(ino) = input.kind else { unreachable!("not a pipe: regular") };
+                if let FileKind::Socket(s) = input.kind {
+                    if off_in.is_some() {
+                        return Err(Errno::EINVAL);
+                    }
+                    let nonblock = flags.nonblock || input.nonblock || output.nonblock;
+                    return self.splice_socket_to_pipe(s, o, len, nonblock);
+                }
+                let FileKind::Regular(ino) = input.kind else { unreachable!("not a pipe nor a socket: regular") };
                 let pos = off_in.as_deref().copied().unwrap_or(input.pos);
                 verify_area(pos, len as u64)?;
                 let nonblock = flags.nonblock || output.nonblock;
@@ -310,8 +325,8 @@ impl Kernel {
         if !output.writable {
             return Err(Errno::EBADF);
         }
-        let n = match output.pipe() {
-            Some(o) => {
+        let n = match (output.pipe(), output.kind) {
+            (Some(o), _) => {
                 let nonblock = output.nonblock;
                 self.pipes[&o].wait_for_space(nonblock).map_err(pipe_errno)?;
                 // vfs_splice_read answers 0 for a zero length before it
@@ -319,10 +334,18 @@ impl Kernel {
                 if count == 0 {
                     return Ok(0);
                 }
+                if let FileKind::Socket(s) = input.kind {
+                    // The socket's splice_read; a socket has no position.
+                    return self.splice_socket_to_pipe(s, o, count, nonblock || input.nonblock);
+                }
                 let ino = regular(&input)?;
                 self.splice_file_to_pipe(ino, pos, o, count, nonblock)?
             }
-            None => {
+            (None, FileKind::Socket(s)) => {
+                let ino = regular(&input)?;
+                if count == 0 { 0 } else { self.sendfile_to_socket(ino, pos, s, count, output.nonblock)? }
+            }
+            (None, _) => {
                 verify_area(output.pos, count as u64)?;
                 let ino = regular(&input)?;
                 let out_ino = regular(&output)?;

@@ -155,7 +155,8 @@ impl LinuxBackend {
                 self.fds.insert((id, End::Read), r);
                 self.fds.insert((id, End::Write), w);
             }),
-            ObjKind::Tcp => objects::tcp().map(|(tx, rx)| {
+            // A simulated link is model-only: `step` skips its declaration.
+            ObjKind::Tcp { .. } => objects::tcp().map(|(tx, rx)| {
                 self.fds.insert((id, End::Tx), tx);
                 self.fds.insert((id, End::Rx), rx);
             }),
@@ -337,6 +338,93 @@ impl LinuxBackend {
         })
     }
 
+    /// One `send(2)` of a buffer range with `MSG_ZEROCOPY`, `MSG_MORE`,
+    /// `MSG_DONTWAIT` as asked.
+    fn send(
+        &mut self,
+        fd: Fd,
+        range: &Range,
+        zerocopy: bool,
+        more: bool,
+        nonblock: bool,
+    ) -> Result<Call, BackendError> {
+        let fd = self.raw(fd);
+        let iov = self.iovec(range)?;
+        let mut flags = 0;
+        if zerocopy {
+            flags |= libc::MSG_ZEROCOPY;
+        }
+        if more {
+            flags |= libc::MSG_MORE;
+        }
+        if nonblock {
+            flags |= libc::MSG_DONTWAIT;
+        }
+        self.call(&[], || {
+            // SAFETY: iov points into a buffer mapping of ours (or at memory
+            // the kernel refuses with EFAULT), iov_len bytes long.
+            unsafe { libc::send(fd, iov.iov_base, iov.iov_len, flags) }
+        })
+    }
+
+    /// `setsockopt(SOL_SOCKET, SO_ZEROCOPY, 1)`.
+    fn set_zerocopy(&mut self, fd: Fd) -> Outcome {
+        let fd = self.raw(fd);
+        let one: libc::c_int = 1;
+        // SAFETY: a valid int option value of its size.
+        let r = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_ZEROCOPY,
+                std::ptr::from_ref(&one).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r < 0 { Outcome::Err(Errno::last()) } else { Outcome::Ok }
+    }
+
+    /// One `recvmsg(MSG_ERRQUEUE)`: a zerocopy completion as
+    /// `zerocopy [LO,HI]` (plus ` copied` for `SO_EE_CODE_ZEROCOPY_COPIED`).
+    fn errqueue(&mut self, fd: Fd) -> Outcome {
+        let fd = self.raw(fd);
+        // Room for one cmsg carrying a sock_extended_err and an address.
+        let mut control = [0u64; 16];
+        // SAFETY: a zeroed msghdr is valid; the fields are set below.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control);
+        // SAFETY: msg points at our control buffer of msg_controllen bytes;
+        // no iovec (the error queue's payload is not wanted).
+        let r = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT) };
+        if r < 0 {
+            return Outcome::Err(Errno::last());
+        }
+        // SAFETY: CMSG_FIRSTHDR/CMSG_NXTHDR walk the control buffer the
+        // kernel filled, within msg_controllen.
+        let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+        while !cmsg.is_null() {
+            // SAFETY: cmsg points at a header inside the control buffer.
+            let h = unsafe { &*cmsg };
+            let recverr = (h.cmsg_level == libc::SOL_IP && h.cmsg_type == libc::IP_RECVERR)
+                || (h.cmsg_level == libc::SOL_IPV6 && h.cmsg_type == libc::IPV6_RECVERR);
+            if recverr {
+                // SAFETY: IP_RECVERR data is a struct sock_extended_err.
+                let ee = unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::sock_extended_err>()) };
+                return Outcome::Text(crate::scenario::describe_errqueue(
+                    ee.ee_origin,
+                    ee.ee_errno,
+                    ee.ee_code,
+                    ee.ee_info,
+                    ee.ee_data,
+                ));
+            }
+            // SAFETY: as above.
+            cmsg = unsafe { libc::CMSG_NXTHDR(&msg, cmsg) };
+        }
+        Outcome::Text("no notification".into())
+    }
+
     fn fcntl(&mut self, fd: Fd, cmd: FcntlCmd) -> Outcome {
         let fd = self.raw(fd);
         let r = match cmd {
@@ -393,7 +481,7 @@ impl Backend for LinuxBackend {
     }
 
     fn step(&mut self, scenario: &Scenario, step: &Step) -> Result<StepResult, BackendError> {
-        if step.op.is_model_only() {
+        if scenario.is_model_only(step) {
             return Ok(StepResult::Done(Outcome::Skip));
         }
         Ok(match &step.op {
@@ -411,9 +499,16 @@ impl Backend for LinuxBackend {
             Op::Pwrite { fd, offset, len, byte } => counted(self.pwrite(*fd, *offset, *len, *byte)?),
             Op::Fcntl { fd, cmd } => StepResult::Done(self.fcntl(*fd, *cmd)),
             Op::Close { fd } => StepResult::Done(self.close(*fd)),
-            Op::Refs { .. } | Op::Expect { .. } | Op::WaitReusable { .. } | Op::Advance { .. } => {
-                StepResult::Done(Outcome::Skip)
+            Op::Send { fd, range, zerocopy, more, nonblock } => {
+                counted(self.send(*fd, range, *zerocopy, *more, *nonblock)?)
             }
+            Op::SetZerocopy { fd } => StepResult::Done(self.set_zerocopy(*fd)),
+            Op::Errqueue { fd } => StepResult::Done(self.errqueue(*fd)),
+            Op::Refs { .. }
+            | Op::Expect { .. }
+            | Op::ExpectIntact { .. }
+            | Op::WaitReusable { .. }
+            | Op::Advance { .. } => StepResult::Done(Outcome::Skip),
         })
     }
 

@@ -41,7 +41,7 @@ impl Builder {
     }
 
     pub(super) fn tcp(&mut self, name: &str) -> ObjId {
-        self.declare(name, ObjKind::Tcp, format!("tcp {name}"))
+        self.declare(name, ObjKind::Tcp { link: None }, format!("tcp {name}"))
     }
 
     /// Append an operation line with its display text.

@@ -49,7 +49,7 @@ pub fn timeline(scenario: &Scenario, config: KernelConfig) -> Result<Timeline, B
                 line: step.line,
                 text: step.text.clone(),
                 outcome,
-                model_only: step.op.is_model_only(),
+                model_only: scenario.is_model_only(step),
             }),
             StepResult::Blocked => None,
         };

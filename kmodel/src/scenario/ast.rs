@@ -83,8 +83,12 @@ pub enum ObjKind {
         /// Every byte's value.
         byte: u8,
     },
-    /// `tcp NAME`: a connected loopback pair, ends `NAME.tx` and `NAME.rx`.
-    Tcp,
+    /// `tcp NAME [link OPTION=VALUE ...]`: a connected pair, ends `NAME.tx`
+    /// and `NAME.rx`; over loopback, or (model only) over a simulated link.
+    Tcp {
+        /// The link's parameters; `None` for loopback.
+        link: Option<tcp_sim::LinkParams>,
+    },
 }
 
 /// One operation line.
@@ -311,6 +315,36 @@ pub enum Op {
         /// Nanoseconds.
         ns: u64,
     },
+    /// `send FD RANGE [zerocopy] [more] [nonblock]`: one `send(2)` of user
+    /// memory with `MSG_ZEROCOPY`, `MSG_MORE`, `MSG_DONTWAIT`.
+    Send {
+        /// Descriptor.
+        fd: Fd,
+        /// The bytes to send.
+        range: Range,
+        /// MSG_ZEROCOPY.
+        zerocopy: bool,
+        /// MSG_MORE.
+        more: bool,
+        /// MSG_DONTWAIT.
+        nonblock: bool,
+    },
+    /// `setsockopt FD zerocopy`: `setsockopt(SOL_SOCKET, SO_ZEROCOPY, 1)`.
+    SetZerocopy {
+        /// Descriptor.
+        fd: Fd,
+    },
+    /// `errqueue FD`: one `recvmsg(MSG_ERRQUEUE)`, a zerocopy completion.
+    Errqueue {
+        /// Descriptor.
+        fd: Fd,
+    },
+    /// `expect intact FD` (model only): the bytes delivered to this socket
+    /// are the bytes the sending program meant to send.
+    ExpectIntact {
+        /// The receiving descriptor.
+        fd: Fd,
+    },
 }
 
 impl Op {
@@ -321,9 +355,57 @@ impl Op {
             self,
             Op::Refs { .. }
                 | Op::Expect { .. }
+                | Op::ExpectIntact { .. }
                 | Op::WaitReusable { .. }
                 | Op::Advance { .. }
                 | Op::Fcntl { cmd: FcntlCmd::GetPsz | FcntlCmd::SetPsz(_), .. }
         )
+    }
+}
+
+impl Op {
+    /// The descriptor operands of the operation.
+    pub fn fds(&self) -> Vec<Fd> {
+        match self {
+            Op::Write { fd, .. }
+            | Op::Read { fd, .. }
+            | Op::Recv { fd, .. }
+            | Op::Vmsplice { fd, .. }
+            | Op::Pwrite { fd, .. }
+            | Op::Fcntl { fd, .. }
+            | Op::Close { fd }
+            | Op::Send { fd, .. }
+            | Op::SetZerocopy { fd }
+            | Op::Errqueue { fd }
+            | Op::ExpectIntact { fd } => vec![*fd],
+            Op::Splice { input, output, .. } => vec![input.fd, output.fd],
+            Op::Tee { input, output, .. } => vec![*input, *output],
+            Op::Sendfile { output, input, .. } => vec![*output, input.fd],
+            Op::Declare(_)
+            | Op::Fill { .. }
+            | Op::Refs { .. }
+            | Op::Expect { .. }
+            | Op::WaitReusable { .. }
+            | Op::Advance { .. } => Vec::new(),
+        }
+    }
+}
+
+impl Scenario {
+    /// Whether object `id` exists only in the model (a `tcp` pair over a
+    /// simulated link: the host kernel has only loopback).
+    pub fn is_model_only_object(&self, id: ObjId) -> bool {
+        matches!(self.objects.get(id.0).map(|o| &o.kind), Some(ObjKind::Tcp { link: Some(_) }))
+    }
+
+    /// Whether only the model can run `step`: a model-only operation, the
+    /// declaration of a model-only object, or any operation on one. The
+    /// Linux runner prints `skip` for it and `kmodel diff` ignores it.
+    pub fn is_model_only(&self, step: &Step) -> bool {
+        step.op.is_model_only()
+            || match &step.op {
+                Op::Declare(id) => self.is_model_only_object(*id),
+                op => op.fds().iter().any(|fd| self.is_model_only_object(fd.object)),
+            }
     }
 }

@@ -8,6 +8,8 @@ pub mod parse;
 mod runner;
 
 pub use ast::{End, Expectation, FcntlCmd, Fd, FdArg, ObjId, ObjKind, Object, Op, Range, Scenario, Step, Thread};
-pub use outcome::{Outcome, errno_name, write_byte, write_runs};
+pub use outcome::{
+    Outcome, SO_EE_CODE_ZEROCOPY_COPIED, SO_EE_ORIGIN_ZEROCOPY, describe_errqueue, errno_name, write_byte, write_runs,
+};
 pub use parse::{ParseError, parse};
 pub use runner::{Backend, BackendError, Report, ResultLine, StepResult, run};

@@ -32,12 +32,38 @@ impl Outcome {
         }
     }
 
+    /// `ok` for a successful count (a call whose value means nothing).
+    #[must_use]
+    pub fn map_count_to_ok(self) -> Self {
+        match self {
+            Outcome::Count(_) => Outcome::Ok,
+            o => o,
+        }
+    }
+
     /// The outcome of a syscall that answers nothing on success.
     pub fn from_unit(r: Result<(), Errno>) -> Self {
         match r {
             Ok(()) => Outcome::Ok,
             Err(e) => Outcome::Err(e),
         }
+    }
+}
+
+/// `SO_EE_ORIGIN_ZEROCOPY`.
+pub const SO_EE_ORIGIN_ZEROCOPY: u8 = 5;
+/// `SO_EE_CODE_ZEROCOPY_COPIED`.
+pub const SO_EE_CODE_ZEROCOPY_COPIED: u8 = 1;
+
+/// How `errqueue` prints one `sock_extended_err`: `zerocopy [0,2]`, with
+/// ` copied` when the kernel copied the bytes after all; anything else by
+/// its fields.
+pub fn describe_errqueue(origin: u8, errno: u32, code: u8, info: u32, data: u32) -> String {
+    if origin == SO_EE_ORIGIN_ZEROCOPY && errno == 0 {
+        let copied = if code & SO_EE_CODE_ZEROCOPY_COPIED != 0 { " copied" } else { "" };
+        format!("zerocopy [{info},{data}]{copied}")
+    } else {
+        format!("error origin {origin} errno {errno} code {code} info {info} data {data}")
     }
 }
 

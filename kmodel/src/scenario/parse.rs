@@ -28,9 +28,31 @@ const MAX_NUMBER: u64 = i64::MAX as u64;
 const MAX_PAGES: u64 = MAX_NUMBER / PAGE_SIZE;
 
 /// Every verb, in the order the error for an unknown verb lists them.
-const VERBS: [&str; 21] = [
-    "buffer", "pipe", "file", "tcp", "fill", "write", "read", "recv", "vmsplice", "splice", "tee", "sendfile",
-    "pwrite", "fcntl", "close", "refs", "expect", "advance", "wait", "thread", "end",
+const VERBS: [&str; 24] = [
+    "buffer",
+    "pipe",
+    "file",
+    "tcp",
+    "fill",
+    "write",
+    "read",
+    "recv",
+    "vmsplice",
+    "splice",
+    "tee",
+    "sendfile",
+    "pwrite",
+    "fcntl",
+    "close",
+    "send",
+    "setsockopt",
+    "errqueue",
+    "refs",
+    "expect",
+    "advance",
+    "wait",
+    "thread",
+    "end",
 ];
 
 // What each kind of operand looks like, for "expected ..." messages.
@@ -411,8 +433,29 @@ impl Parser {
             }
             "tcp" => {
                 let name = self.new_name(cur.next(NAME)?)?;
+                let link = link_options(cur)?;
+                self.declare(line, name, ObjKind::Tcp { link })
+            }
+            "send" => {
+                let fd = self.fd(cur.next(FD)?)?;
+                let range = self.range(cur.next(RANGE)?, RANGE)?;
+                let [zerocopy, more, nonblock] = cur.flags(["zerocopy", "more", "nonblock"])?;
+                Op::Send { fd, range, zerocopy, more, nonblock }
+            }
+            "setsockopt" => {
+                const OPT: &str = "a socket option: zerocopy";
+                let fd = self.fd(cur.next(FD)?)?;
+                let tok = cur.next(OPT)?;
+                if tok.text != "zerocopy" {
+                    return problem(tok.column, format!("expected {OPT}, found {}", show(tok.text)));
+                }
                 cur.finish()?;
-                self.declare(line, name, ObjKind::Tcp)
+                Op::SetZerocopy { fd }
+            }
+            "errqueue" => {
+                let fd = self.fd(cur.next(FD)?)?;
+                cur.finish()?;
+                Op::Errqueue { fd }
             }
             "fill" => {
                 let range = self.range(cur.next(RANGE)?, RANGE)?;
@@ -511,11 +554,16 @@ impl Parser {
                 Op::Refs { range }
             }
             "expect" => {
-                const WHAT: &str = "'reusable' or 'busy'";
+                const WHAT: &str = "'reusable', 'busy' or 'intact'";
                 let tok = cur.next(WHAT)?;
                 let what = match tok.text {
                     "reusable" => Expectation::Reusable,
                     "busy" => Expectation::Busy,
+                    "intact" => {
+                        let fd = self.fd(cur.next(FD)?)?;
+                        cur.finish()?;
+                        return Ok(Op::ExpectIntact { fd });
+                    }
                     _ => {
                         return problem(tok.column, format!("expected {WHAT}, found {}", show(tok.text)));
                     }
@@ -686,8 +734,8 @@ impl Parser {
         let end = match (&obj.kind, end) {
             (ObjKind::Pipe, Some("r")) => End::Read,
             (ObjKind::Pipe, Some("w")) => End::Write,
-            (ObjKind::Tcp, Some("tx")) => End::Tx,
-            (ObjKind::Tcp, Some("rx")) => End::Rx,
+            (ObjKind::Tcp { .. }, Some("tx")) => End::Tx,
+            (ObjKind::Tcp { .. }, Some("rx")) => End::Rx,
             (ObjKind::File { .. }, None) => End::File,
             (ObjKind::Pipe, None) => {
                 return problem(tok.column, format!("'{name}' is a pipe: use {name}.r or {name}.w"));
@@ -698,10 +746,10 @@ impl Parser {
                     format!("pipe '{name}' has no end {}: use {name}.r or {name}.w", show(end)),
                 );
             }
-            (ObjKind::Tcp, None) => {
+            (ObjKind::Tcp { .. }, None) => {
                 return problem(tok.column, format!("'{name}' is a tcp pair: use {name}.tx or {name}.rx"));
             }
-            (ObjKind::Tcp, Some(end)) => {
+            (ObjKind::Tcp { .. }, Some(end)) => {
                 return problem(
                     tok.column,
                     format!("tcp pair '{name}' has no end {}: use {name}.tx or {name}.rx", show(end)),
@@ -727,8 +775,40 @@ fn kind_phrase(kind: &ObjKind) -> &'static str {
         ObjKind::Buffer { .. } => "a buffer",
         ObjKind::Pipe => "a pipe",
         ObjKind::File { .. } => "a file",
-        ObjKind::Tcp => "a tcp pair",
+        ObjKind::Tcp { .. } => "a tcp pair",
     }
+}
+
+/// What may follow `tcp NAME`: nothing (loopback), or `link` and the
+/// model-only link options `rtt=50ms loss=2% reorder=1% bw=1gbit mss=1448
+/// seed=7 delack=40ms`, each optional, in any order, each at most once.
+fn link_options(cur: &mut Cursor<'_, '_>) -> PResult<Option<tcp_sim::LinkParams>> {
+    const LINK: &str = "'link' or end of line";
+    let Some(tok) = cur.peek() else {
+        return Ok(None);
+    };
+    if tok.text != "link" {
+        return problem(tok.column, format!("expected {LINK}, found {}", show(tok.text)));
+    }
+    cur.pos += 1;
+    let mut params = tcp_sim::LinkParams::default();
+    let mut given: Vec<&str> = Vec::new();
+    while let Some(tok) = cur.peek() {
+        cur.pos += 1;
+        let options = tcp_sim::link::OPTIONS.join("=, ");
+        let Some((name, value)) = tok.text.split_once('=') else {
+            return problem(
+                tok.column,
+                format!("expected a link option like rtt=50ms ({options}=), found {}", show(tok.text)),
+            );
+        };
+        if given.contains(&name) {
+            return problem(tok.column, format!("link option '{name}' given twice"));
+        }
+        params.set(name, value).map_err(|message| Problem { column: tok.column, message })?;
+        given.push(tcp_sim::link::OPTIONS.iter().copied().find(|o| *o == name).unwrap_or("?"));
+    }
+    Ok(Some(params))
 }
 
 /// A number operand; `what` describes it for the message.
@@ -818,7 +898,7 @@ mod tests {
                 Object { name: "buf".into(), kind: ObjKind::Buffer { pages: 4 }, line: 1 },
                 Object { name: "p".into(), kind: ObjKind::Pipe, line: 2 },
                 Object { name: "f".into(), kind: ObjKind::File { pages: 2, byte: b'z' }, line: 3 },
-                Object { name: "t".into(), kind: ObjKind::Tcp, line: 4 },
+                Object { name: "t".into(), kind: ObjKind::Tcp { link: None }, line: 4 },
             ]
         );
         let ops: Vec<_> = s.steps.iter().map(|st| st.op.clone()).collect();
@@ -1010,7 +1090,50 @@ mod tests {
         assert_eq!(op("expect busy buf[4k..8k]"), Op::Expect { what: Expectation::Busy, range: range(4096, 8192) });
         let (col, msg) = line_err("expect free buf");
         assert_eq!(col, 8);
-        assert_eq!(msg, "expected 'reusable' or 'busy', found 'free'");
+        assert_eq!(msg, "expected 'reusable', 'busy' or 'intact', found 'free'");
+        assert_eq!(op("expect intact t.rx"), Op::ExpectIntact { fd: Fd { object: ObjId(3), end: End::Rx } });
+    }
+
+    #[test]
+    fn tcp_link_options_parse_in_any_order() {
+        let s = ok("tcp a\ntcp b link\ntcp c link seed=7 rtt=50ms loss=2% reorder=1% bw=1gbit mss=1448 delack=40ms\n");
+        assert_eq!(s.objects[0].kind, ObjKind::Tcp { link: None });
+        assert_eq!(s.objects[1].kind, ObjKind::Tcp { link: Some(tcp_sim::LinkParams::default()) });
+        let ObjKind::Tcp { link: Some(p) } = s.objects[2].kind else { panic!("not a link") };
+        assert_eq!(
+            (p.rtt.0, p.loss_ppm, p.reorder_ppm, p.bandwidth, p.mss, p.seed, p.delack.0),
+            (50_000_000, 20_000, 10_000, 1_000_000_000, 1448, 7, 40_000_000)
+        );
+        assert!(s.is_model_only(&s.steps[1]) && !s.is_model_only(&s.steps[0]));
+    }
+
+    #[test]
+    fn impossible_link_options_are_rejected_naming_the_option() {
+        for (line, col, want) in [
+            ("tcp u link rtt=-5ms", 12, "link option rtt=-5ms: a time cannot be negative"),
+            ("tcp u link loss=150%", 12, "link option loss=150%: a probability cannot be above 100%"),
+            ("tcp u link mss=0", 12, "link option mss=0: the MSS must be at least 1 byte"),
+            ("tcp u link bw=0kbit", 12, "link option bw=0kbit: a bandwidth must be above 0"),
+            ("tcp u link rtt=5ms rtt=6ms", 20, "link option 'rtt' given twice"),
+            ("tcp u link jitter=3ms", 12, "unknown link option 'jitter': expected one of rtt, loss"),
+            ("tcp u link 50ms", 12, "expected a link option like rtt=50ms"),
+            ("tcp u fast", 7, "expected 'link' or end of line, found 'fast'"),
+        ] {
+            let (c, m) = line_err(line);
+            assert!(c == col && m.contains(want), "{line}: got ({c}, {m:?}), want ({col}, {want:?})");
+        }
+    }
+
+    #[test]
+    fn socket_verbs_parse() {
+        let t = |end| Fd { object: ObjId(3), end };
+        assert_eq!(
+            op("send t.tx buf[0..10] more zerocopy"),
+            Op::Send { fd: t(End::Tx), range: range(0, 10), zerocopy: true, more: true, nonblock: false }
+        );
+        assert_eq!(op("setsockopt t.tx zerocopy"), Op::SetZerocopy { fd: t(End::Tx) });
+        assert_eq!(op("errqueue t.tx"), Op::Errqueue { fd: t(End::Tx) });
+        assert_eq!(line_err("setsockopt t.tx nodelay").1, "expected a socket option: zerocopy, found 'nodelay'");
     }
 
     #[test]
@@ -1043,8 +1166,8 @@ mod tests {
         assert_eq!(
             e.message,
             "unknown verb 'frob': expected one of buffer, pipe, file, tcp, fill, write, read, \
-             recv, vmsplice, splice, tee, sendfile, pwrite, fcntl, close, refs, expect, advance, wait, \
-             thread, end"
+             recv, vmsplice, splice, tee, sendfile, pwrite, fcntl, close, send, setsockopt, errqueue, refs, \
+             expect, advance, wait, thread, end"
         );
     }
 
@@ -1317,7 +1440,7 @@ mod tests {
             ("tee p.r p.w", 12, "expected a length like 4096, 4k or 2p, found end of line"),
             ("tee p.r p.w 1 move", 15, "expected 'nonblock' or end of line, found 'move'"),
             ("refs", 5, "expected a range like buf[0..4096] or buf, found end of line"),
-            ("expect", 7, "expected 'reusable' or 'busy', found end of line"),
+            ("expect", 7, "expected 'reusable', 'busy' or 'intact', found end of line"),
             (
                 "advance",
                 8,

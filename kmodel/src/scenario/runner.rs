@@ -144,7 +144,7 @@ pub fn run(
     let mut report = Report::default();
     let mut emit = |report: &mut Report, step: &Step, outcome: Outcome| {
         let line =
-            ResultLine { line: step.line, text: step.text.clone(), outcome, model_only: step.op.is_model_only() };
+            ResultLine { line: step.line, text: step.text.clone(), outcome, model_only: scenario.is_model_only(step) };
         on_line(&line);
         report.lines.push(line);
     };
