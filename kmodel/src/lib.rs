@@ -13,6 +13,8 @@ pub mod cli;
 pub mod explore;
 pub mod kernel;
 pub mod linux;
+pub mod lsm;
 pub mod model;
 pub mod render;
 pub mod scenario;
+pub mod vfs;

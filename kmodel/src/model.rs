@@ -1,5 +1,6 @@
 //! The model backend: runs scenario steps on a [`Kernel`].
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use page_refs::{Holder, HolderKind, PAGE_SIZE, Source, Stamp};
@@ -7,9 +8,12 @@ use page_refs::{Holder, HolderKind, PAGE_SIZE, Source, Stamp};
 use crate::kernel::{
     BLOCKED, BufferId, Errno, Fcntl, Fd, InodeId, Kernel, KernelConfig, Pid, PipeId, Pte, SpliceFlags, UserRange,
 };
+use crate::lsm::Era;
 use crate::scenario::{
-    Backend, BackendError, End, Expectation, FcntlCmd, ObjKind, Op, Outcome, Range, Scenario, Step, StepResult,
+    Access, Backend, BackendError, End, Expectation, FcntlCmd, HookEra, ObjKind, Op, Outcome, Range, Scenario, Step,
+    StepResult,
 };
+use crate::vfs::OpenMode;
 
 /// A descriptor number that is never open: operations on a closed name
 /// pass it, so the kernel answers exactly as it does for a closed
@@ -46,6 +50,8 @@ pub struct ModelBackend {
     kernel: Kernel,
     pid: Pid,
     handles: Vec<Option<Handle>>,
+    /// The scenario's processes by name (`init` is the first).
+    processes: HashMap<String, Pid>,
     /// Check the page invariants after every step.
     check_each_step: bool,
 }
@@ -53,9 +59,24 @@ pub struct ModelBackend {
 impl ModelBackend {
     /// A fresh kernel with `config`; invariants are checked after every step.
     pub fn new(config: KernelConfig) -> Self {
-        let kernel = Kernel::new(config);
+        Self::with_kernel(Kernel::new(config))
+    }
+
+    /// Run on `kernel` (for instance one with security modules registered).
+    pub fn with_kernel(kernel: Kernel) -> Self {
         let pid = kernel.init_pid();
-        ModelBackend { partial: Default::default(), kernel, pid, handles: Vec::new(), check_each_step: true }
+        let processes = HashMap::from([("init".to_owned(), pid)]);
+        ModelBackend { partial: Default::default(), kernel, pid, handles: Vec::new(), processes, check_each_step: true }
+    }
+
+    /// The kernel, to register security modules or change tunables.
+    pub fn kernel_mut(&mut self) -> &mut Kernel {
+        &mut self.kernel
+    }
+
+    /// The process running now.
+    pub fn current(&self) -> Pid {
+        self.pid
     }
 
     /// Turn the per-step invariant check off (benchmarks, long runs).
@@ -142,6 +163,8 @@ impl ModelBackend {
             },
             // TCP is not modelled yet (tcp_sim issue): the pair cannot be made.
             ObjKind::Tcp => (Handle::Failed, Outcome::Err(Errno::ENOSYS)),
+            // Declared by `open`, which makes its handle itself.
+            ObjKind::Opened => (Handle::Failed, Outcome::Err(Errno::EBADF)),
         };
         if self.handles.len() <= id.0 {
             self.handles.resize(id.0 + 1, None);
@@ -246,7 +269,87 @@ impl ModelBackend {
                 }
             }
             Op::Advance { .. } => Outcome::Ok,
+            Op::Mkdir { path, mode } => unit(self.kernel.mkdir(pid, path, *mode)),
+            Op::Rmdir { path } => unit(self.kernel.rmdir(pid, path)),
+            Op::Create { path } => unit(self.kernel.create(pid, path)),
+            Op::Link { old, new } => unit(self.kernel.link(pid, old, new)),
+            Op::Symlink { target, new } => unit(self.kernel.symlink(pid, target, new)),
+            Op::Rename { old, new } => unit(self.kernel.rename(pid, old, new)),
+            Op::Unlink { path } => unit(self.kernel.unlink(pid, path)),
+            Op::Open { name, path, access } => self.open(*name, path, *access),
+            Op::Stat { path } => match self.kernel.stat(pid, path) {
+                Ok(st) => Outcome::Text(st.to_string()),
+                Err(e) => Outcome::Err(e),
+            },
+            Op::Chmod { path, mode } => unit(self.kernel.chmod(pid, path, *mode)),
+            Op::Chown { path, uid, gid } => unit(self.kernel.chown(pid, path, *uid, *gid)),
+            Op::Chdir { path } => unit(self.kernel.chdir(pid, path)),
+            Op::Bind { src, dst } => unit(self.kernel.bind_mount(pid, src, dst)),
+            Op::Unshare => unit(self.kernel.unshare_mount(pid)),
+            Op::Chroot { path } => unit(self.kernel.chroot(pid, path)),
+            Op::Setuid { uid, gid } => unit(self.kernel.setuid(pid, *uid, *gid)),
+            Op::Exec { path } => unit(self.kernel.exec(pid, path)),
+            Op::Process { name } => match self.processes.get(name) {
+                Some(&p) => {
+                    self.pid = p;
+                    Outcome::Ok
+                }
+                None => match self.kernel.fork(pid) {
+                    Ok(child) => {
+                        self.processes.insert(name.clone(), child);
+                        self.pid = child;
+                        Outcome::Ok
+                    }
+                    Err(e) => Outcome::Err(e),
+                },
+            },
+            Op::Hooks { era } => {
+                self.kernel.lsm_mut().set_era(match era {
+                    HookEra::Y2006 => Era::Y2006,
+                    HookEra::Today => Era::Today,
+                });
+                Outcome::Ok
+            }
+            Op::Audit => {
+                let lines = self.kernel.lsm_mut().take_new_audit();
+                if lines.is_empty() {
+                    Outcome::Text("no new audit records".into())
+                } else {
+                    let n = lines.len();
+                    let mut s = format!("{n} record{}", if n == 1 { "" } else { "s" });
+                    for l in lines {
+                        s.push_str("\n    ");
+                        s.push_str(l);
+                    }
+                    Outcome::Text(s)
+                }
+            }
         })
+    }
+
+    /// `open NAME PATH MODE`: the name becomes a descriptor (or, if the
+    /// open fails, a name every use of which answers `EBADF`).
+    fn open(&mut self, name: crate::scenario::ObjId, path: &str, access: Access) -> Outcome {
+        let mode = match access {
+            Access::Read => OpenMode::Read,
+            Access::Write => OpenMode::Write,
+            Access::ReadWrite => OpenMode::ReadWrite,
+        };
+        let (handle, outcome) = match self.kernel.open(self.pid, path, mode) {
+            Ok(fd) => {
+                let ino = match self.kernel.process(self.pid).and_then(|p| p.fds.get(fd)).map(|f| f.kind) {
+                    Some(crate::kernel::FileKind::Regular(ino) | crate::kernel::FileKind::Directory(ino)) => ino,
+                    _ => unreachable!("open installs a file or a directory"),
+                };
+                (Handle::File { ino, fd: Some(fd) }, Outcome::Ok)
+            }
+            Err(e) => (Handle::Failed, Outcome::Err(e)),
+        };
+        if self.handles.len() <= name.0 {
+            self.handles.resize(name.0 + 1, None);
+        }
+        self.handles[name.0] = Some(handle);
+        outcome
     }
 
     /// After a successful close, the name refers to a closed descriptor.
@@ -399,9 +502,14 @@ impl Backend for ModelBackend {
 
     fn step(&mut self, scenario: &Scenario, step: &Step) -> Result<StepResult, BackendError> {
         self.kernel.set_stamp(Stamp { step: step.line as u32, time_ns: 0 });
+        self.kernel.lsm_mut().begin_op();
         let outcome = match self.exec(scenario, step.line, &step.op) {
             Ok(o) => o,
             Err(e) => Outcome::Err(e),
+        };
+        let outcome = match self.kernel.lsm().op_summary() {
+            Some(modules) if !matches!(step.op, Op::Audit) => Outcome::Decided(Box::new(outcome), modules),
+            _ => outcome,
         };
         if self.check_each_step {
             self.kernel
@@ -410,6 +518,7 @@ impl Backend for ModelBackend {
         }
         Ok(match outcome {
             Outcome::Err(e) if e == BLOCKED => StepResult::Blocked,
+            Outcome::Decided(o, _) if *o == Outcome::Err(BLOCKED) => StepResult::Blocked,
             o => StepResult::Done(o),
         })
     }
@@ -420,6 +529,14 @@ impl Backend for ModelBackend {
 
     fn finish(&mut self) -> Result<(), BackendError> {
         self.kernel.teardown_and_check().map_err(|e| BackendError(format!("at teardown: {e}")))
+    }
+}
+
+/// The outcome of a syscall that answers 0 on success.
+fn unit(r: Result<usize, Errno>) -> Outcome {
+    match r {
+        Ok(_) => Outcome::Ok,
+        Err(e) => Outcome::Err(e),
     }
 }
 

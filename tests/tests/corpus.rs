@@ -182,7 +182,7 @@ fn expected_lines(want: &str) -> BTreeMap<usize, &str> {
 #[cfg(target_os = "linux")]
 fn check_linux_run(c: &Case, want: &str, report: &Report) -> String {
     let all = expected_lines(want);
-    let model_only: Vec<usize> = c.scenario.steps.iter().filter(|s| s.op.is_model_only()).map(|s| s.line).collect();
+    let model_only: Vec<usize> = c.scenario.steps.iter().filter(|s| s.model_only()).map(|s| s.line).collect();
     let want: BTreeMap<usize, &str> =
         all.iter().filter(|(n, _)| !model_only.contains(n)).map(|(&n, &l)| (n, l)).collect();
     let got: BTreeMap<usize, String> =

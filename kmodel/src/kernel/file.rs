@@ -1,6 +1,7 @@
 //! Open files and descriptor tables.
 
 use super::inode::InodeId;
+use crate::vfs::OpenPath;
 
 /// Identifies a pipe; also the `object` of its slots' page references.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -19,6 +20,8 @@ pub enum FileKind {
     PipeWrite(PipeId),
     /// A regular file.
     Regular(InodeId),
+    /// A directory opened by name (read-only; reads answer `EISDIR`).
+    Directory(InodeId),
 }
 
 /// Models the parts of `struct file` that the syscalls look at.
@@ -34,6 +37,9 @@ pub struct File {
     pub nonblock: bool,
     /// `f_pos`.
     pub pos: u64,
+    /// `f_path`, for a file opened by name (`None` for pipes and the
+    /// scenario's `file` objects, which have no name in the model's tree).
+    pub path: Option<OpenPath>,
 }
 
 impl File {
@@ -41,14 +47,14 @@ impl File {
     pub fn pipe(&self) -> Option<PipeId> {
         match self.kind {
             FileKind::PipeRead(p) | FileKind::PipeWrite(p) => Some(p),
-            FileKind::Regular(_) => None,
+            FileKind::Regular(_) | FileKind::Directory(_) => None,
         }
     }
 
     /// Whether pread/pwrite and explicit offsets work (`FMODE_PREAD` /
     /// `FMODE_PWRITE`): regular files yes, pipes no.
     pub fn seekable(&self) -> bool {
-        matches!(self.kind, FileKind::Regular(_))
+        matches!(self.kind, FileKind::Regular(_) | FileKind::Directory(_))
     }
 }
 
@@ -86,6 +92,15 @@ impl FdTable {
     /// The open file behind `fd`, mutable.
     pub fn get_mut(&mut self, fd: Fd) -> Option<&mut File> {
         self.files.get_mut(Self::index(fd)?)?.as_mut()
+    }
+
+    /// Install `file` at `fd` (a forked child's copy of its parent's table).
+    pub fn install_at(&mut self, fd: Fd, file: File) {
+        let Some(i) = Self::index(fd) else { return };
+        if self.files.len() <= i {
+            self.files.resize(i + 1, None);
+        }
+        self.files[i] = Some(file);
     }
 
     /// Remove `fd` from the table.

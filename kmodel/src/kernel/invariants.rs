@@ -65,7 +65,7 @@ impl Kernel {
                 match f.kind {
                     super::FileKind::PipeRead(p) => ends.entry(p).or_default().0 += 1,
                     super::FileKind::PipeWrite(p) => ends.entry(p).or_default().1 += 1,
-                    super::FileKind::Regular(_) => {}
+                    super::FileKind::Regular(_) | super::FileKind::Directory(_) => {}
                 }
             }
         }
@@ -78,7 +78,7 @@ impl Kernel {
                 )));
             }
         }
-        Ok(())
+        self.check_vfs_invariants().map_err(InvariantError)
     }
 
     /// Tear down and check that nothing is left but the zero page.

@@ -45,12 +45,9 @@ pub fn timeline(scenario: &Scenario, config: KernelConfig) -> Result<Timeline, B
         let changed = after.iter().filter(|l| !before.contains(l)).cloned().collect();
         before = after;
         let line = match result {
-            StepResult::Done(outcome) => Some(ResultLine {
-                line: step.line,
-                text: step.text.clone(),
-                outcome,
-                model_only: step.op.is_model_only(),
-            }),
+            StepResult::Done(outcome) => {
+                Some(ResultLine { line: step.line, text: step.text.clone(), outcome, model_only: step.model_only() })
+            }
             StepResult::Blocked => None,
         };
         if let Some(l) = &line {

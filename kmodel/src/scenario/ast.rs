@@ -85,6 +85,29 @@ pub enum ObjKind {
     },
     /// `tcp NAME`: a connected loopback pair, ends `NAME.tx` and `NAME.rx`.
     Tcp,
+    /// `open NAME PATH r|w|rw`: a descriptor for an existing file or
+    /// directory, opened by name.
+    Opened,
+}
+
+/// The access mode of `open NAME PATH r|w|rw`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// `r`: `O_RDONLY`.
+    Read,
+    /// `w`: `O_WRONLY`.
+    Write,
+    /// `rw`: `O_RDWR`.
+    ReadWrite,
+}
+
+/// Which hook table `hooks 2006|today` selects.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum HookEra {
+    /// The 2006 table: inode hooks only.
+    Y2006,
+    /// Today's table, with the path hooks.
+    Today,
 }
 
 /// One operation line.
@@ -97,6 +120,18 @@ pub struct Step {
     pub text: String,
     /// What to do.
     pub op: Op,
+    /// Whether an earlier line changed the machine in a way the Linux
+    /// runner does not follow ([`Op::changes_what_linux_sees`]): then this
+    /// line is model-only whatever its verb.
+    pub after_model_only_change: bool,
+}
+
+impl Step {
+    /// Whether only the model runs this line: its verb is model-only, or
+    /// it comes after a model-only change of the machine.
+    pub fn model_only(&self) -> bool {
+        self.after_model_only_change || self.op.is_model_only()
+    }
 }
 
 /// Which descriptor of an object an operand names.
@@ -311,6 +346,124 @@ pub enum Op {
         /// Nanoseconds.
         ns: u64,
     },
+    /// `mkdir PATH [MODE]` (mode in octal, default 777; the umask 022
+    /// applies).
+    Mkdir {
+        /// Where.
+        path: String,
+        /// Permission bits asked for.
+        mode: u32,
+    },
+    /// `rmdir PATH`.
+    Rmdir {
+        /// Which.
+        path: String,
+    },
+    /// `create PATH`: `mknod(PATH, S_IFREG | 0666)`, a new empty file.
+    Create {
+        /// Where.
+        path: String,
+    },
+    /// `link OLD NEW`.
+    Link {
+        /// The existing name.
+        old: String,
+        /// The new name.
+        new: String,
+    },
+    /// `symlink TARGET NEW`.
+    Symlink {
+        /// What the link says (not resolved now).
+        target: String,
+        /// The link's name.
+        new: String,
+    },
+    /// `rename OLD NEW`.
+    Rename {
+        /// The existing name.
+        old: String,
+        /// The new name.
+        new: String,
+    },
+    /// `unlink PATH`.
+    Unlink {
+        /// Which.
+        path: String,
+    },
+    /// `open NAME PATH r|w|rw`: declares object `name`.
+    Open {
+        /// The descriptor's name.
+        name: ObjId,
+        /// What to open.
+        path: String,
+        /// How.
+        access: Access,
+    },
+    /// `stat PATH`: type, mode, owner, link count, size.
+    Stat {
+        /// Which (symlinks followed).
+        path: String,
+    },
+    /// `chmod PATH MODE` (octal).
+    Chmod {
+        /// Which.
+        path: String,
+        /// The new permission bits.
+        mode: u32,
+    },
+    /// `chown PATH UID GID`.
+    Chown {
+        /// Which.
+        path: String,
+        /// New owner.
+        uid: u32,
+        /// New group.
+        gid: u32,
+    },
+    /// `chdir PATH` (model only: the process's working directory).
+    Chdir {
+        /// Where.
+        path: String,
+    },
+    /// `bind SRC DST` (model only): a bind mount.
+    Bind {
+        /// What to show.
+        src: String,
+        /// Where.
+        dst: String,
+    },
+    /// `unshare mount` (model only): a private copy of the mount namespace.
+    Unshare,
+    /// `chroot PATH` (model only).
+    Chroot {
+        /// The new root.
+        path: String,
+    },
+    /// `process NAME` (model only): switch to process NAME, starting it
+    /// (a fork of the current one) if new.
+    Process {
+        /// The process's name.
+        name: String,
+    },
+    /// `setuid UID GID` (model only): the current process's credentials.
+    Setuid {
+        /// New uid.
+        uid: u32,
+        /// New gid.
+        gid: u32,
+    },
+    /// `exec PATH` (model only): the current process now runs PATH.
+    Exec {
+        /// The program.
+        path: String,
+    },
+    /// `hooks 2006|today` (model only): which hook table the kernel calls.
+    Hooks {
+        /// The table.
+        era: HookEra,
+    },
+    /// `audit` (model only): the audit lines logged since the last `audit`.
+    Audit,
 }
 
 impl Op {
@@ -324,6 +477,25 @@ impl Op {
                 | Op::WaitReusable { .. }
                 | Op::Advance { .. }
                 | Op::Fcntl { cmd: FcntlCmd::GetPsz | FcntlCmd::SetPsz(_), .. }
+                | Op::Audit
+                | Op::Hooks { .. }
+        ) || self.changes_what_linux_sees()
+    }
+
+    /// Whether this model-only operation changes the machine in a way the
+    /// Linux runner does not follow (a mount, a chroot, another process,
+    /// new credentials, a security policy): every line after it is
+    /// model-only too (see [`Step::model_only`]).
+    pub fn changes_what_linux_sees(&self) -> bool {
+        matches!(
+            self,
+            Op::Chdir { .. }
+                | Op::Bind { .. }
+                | Op::Unshare
+                | Op::Chroot { .. }
+                | Op::Process { .. }
+                | Op::Setuid { .. }
+                | Op::Exec { .. }
         )
     }
 }

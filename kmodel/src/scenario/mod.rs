@@ -7,7 +7,9 @@ mod outcome;
 pub mod parse;
 mod runner;
 
-pub use ast::{End, Expectation, FcntlCmd, Fd, FdArg, ObjId, ObjKind, Object, Op, Range, Scenario, Step, Thread};
+pub use ast::{
+    Access, End, Expectation, FcntlCmd, Fd, FdArg, HookEra, ObjId, ObjKind, Object, Op, Range, Scenario, Step, Thread,
+};
 pub use outcome::{Outcome, errno_name, write_byte, write_runs};
 pub use parse::{ParseError, parse};
 pub use runner::{Backend, BackendError, Report, ResultLine, StepResult, run};

@@ -143,8 +143,7 @@ pub fn run(
     }
     let mut report = Report::default();
     let mut emit = |report: &mut Report, step: &Step, outcome: Outcome| {
-        let line =
-            ResultLine { line: step.line, text: step.text.clone(), outcome, model_only: step.op.is_model_only() };
+        let line = ResultLine { line: step.line, text: step.text.clone(), outcome, model_only: step.model_only() };
         on_line(&line);
         report.lines.push(line);
     };

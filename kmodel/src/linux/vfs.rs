@@ -1,0 +1,211 @@
+//! The scenario's filesystem on the host: a directory of the run's
+//! temporary directory serves as `/`, and every name operation runs on a
+//! worker thread that has its own root there.
+//!
+//! The worker calls `unshare(CLONE_FS)` (so its root, working directory and
+//! umask are its own, not the process's), `chroot`s into the scenario's
+//! root, `chdir("/")` and sets umask 022. Absolute paths, absolute symlink
+//! targets and `..` then resolve inside the run's root exactly as the host
+//! kernel resolves them for a chrooted process, with the host's own errno
+//! in the host's own order. Descriptors it opens belong to the whole
+//! process, so the main thread reads and writes them like any other.
+
+use std::ffi::CString;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use crate::kernel::Errno;
+use crate::scenario::BackendError;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The thread that runs name operations inside the scenario's root.
+#[derive(Debug)]
+pub(super) struct Worker {
+    jobs: Option<mpsc::Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Start a worker rooted at `root` (which must exist).
+    pub(super) fn new(root: &Path) -> Result<Self, BackendError> {
+        let root = cstring(&root.to_string_lossy());
+        let (jobs, rx) = mpsc::channel::<Job>();
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
+        let thread = std::thread::Builder::new()
+            .name("kmodel-vfs".into())
+            .spawn(move || {
+                let setup = (|| {
+                    // SAFETY: unshare with CLONE_FS only affects this thread's
+                    // fs_struct.
+                    if unsafe { libc::unshare(libc::CLONE_FS) } != 0 {
+                        return Err(format!("unshare(CLONE_FS): {}", Errno::last().desc()));
+                    }
+                    // SAFETY: root is a NUL-terminated path.
+                    if unsafe { libc::chroot(root.as_ptr()) } != 0 {
+                        return Err(format!("chroot (needs CAP_SYS_CHROOT): {}", Errno::last().desc()));
+                    }
+                    // SAFETY: a NUL-terminated literal path.
+                    if unsafe { libc::chdir(c"/".as_ptr()) } != 0 {
+                        return Err(format!("chdir /: {}", Errno::last().desc()));
+                    }
+                    // SAFETY: umask cannot fail.
+                    unsafe { libc::umask(0o022) };
+                    Ok(())
+                })();
+                let ok = setup.is_ok();
+                let _ = ready_tx.send(setup);
+                if ok {
+                    for job in rx {
+                        job();
+                    }
+                }
+            })
+            .map_err(|e| BackendError(format!("cannot start the filesystem worker: {e}")))?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => Ok(Worker { jobs: Some(jobs), thread: Some(thread) }),
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(BackendError(format!("cannot root the scenario's filesystem: {e}")))
+            }
+            Err(_) => Err(BackendError("the filesystem worker died while starting".into())),
+        }
+    }
+
+    /// Run `f` on the worker and wait for its answer.
+    pub(super) fn run<R: Send + 'static>(&self, f: impl FnOnce() -> R + Send + 'static) -> Result<R, BackendError> {
+        let (tx, rx) = mpsc::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(f());
+        });
+        self.jobs
+            .as_ref()
+            .ok_or_else(|| BackendError("the filesystem worker is gone".into()))?
+            .send(job)
+            .map_err(|_| BackendError("the filesystem worker is gone".into()))?;
+        rx.recv().map_err(|_| BackendError("the filesystem worker died".into()))
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.jobs = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A path as C sees it: up to its first NUL byte.
+pub(super) fn cstring(path: &str) -> CString {
+    let bytes: Vec<u8> = path.bytes().take_while(|&b| b != 0).collect();
+    CString::new(bytes).unwrap_or_default()
+}
+
+/// `0` or the errno of a libc call answering -1.
+fn check(r: libc::c_int) -> Result<(), Errno> {
+    if r == 0 { Ok(()) } else { Err(Errno::last()) }
+}
+
+/// `mkdir(path, mode)`.
+pub(super) fn mkdir(path: &str, mode: u32) -> Result<(), Errno> {
+    let p = cstring(path);
+    // SAFETY: p is NUL-terminated.
+    check(unsafe { libc::mkdir(p.as_ptr(), mode) })
+}
+
+/// `rmdir(path)`.
+pub(super) fn rmdir(path: &str) -> Result<(), Errno> {
+    let p = cstring(path);
+    // SAFETY: p is NUL-terminated.
+    check(unsafe { libc::rmdir(p.as_ptr()) })
+}
+
+/// `mknod(path, S_IFREG | 0666, 0)`.
+pub(super) fn create(path: &str) -> Result<(), Errno> {
+    let p = cstring(path);
+    // SAFETY: p is NUL-terminated.
+    check(unsafe { libc::mknod(p.as_ptr(), libc::S_IFREG | 0o666, 0) })
+}
+
+/// `link`, `symlink` or `rename` of two paths.
+pub(super) fn two(call: &str, a: &str, b: &str) -> Result<(), Errno> {
+    let (a, b) = (cstring(a), cstring(b));
+    // SAFETY: a and b are NUL-terminated.
+    check(unsafe {
+        match call {
+            "link" => libc::link(a.as_ptr(), b.as_ptr()),
+            "symlink" => libc::symlink(a.as_ptr(), b.as_ptr()),
+            _ => libc::rename(a.as_ptr(), b.as_ptr()),
+        }
+    })
+}
+
+/// `unlink(path)`.
+pub(super) fn unlink(path: &str) -> Result<(), Errno> {
+    let p = cstring(path);
+    // SAFETY: p is NUL-terminated.
+    check(unsafe { libc::unlink(p.as_ptr()) })
+}
+
+/// `chmod(path, mode)`.
+pub(super) fn chmod(path: &str, mode: u32) -> Result<(), Errno> {
+    let p = cstring(path);
+    // SAFETY: p is NUL-terminated.
+    check(unsafe { libc::chmod(p.as_ptr(), mode) })
+}
+
+/// `chown(path, uid, gid)`.
+pub(super) fn chown(path: &str, uid: u32, gid: u32) -> Result<(), Errno> {
+    let p = cstring(path);
+    // SAFETY: p is NUL-terminated.
+    check(unsafe { libc::chown(p.as_ptr(), uid, gid) })
+}
+
+/// `open(path, flags | O_CLOEXEC)`.
+pub(super) fn open(path: &str, flags: libc::c_int) -> Result<OwnedFd, Errno> {
+    let p = cstring(path);
+    // SAFETY: p is NUL-terminated.
+    let fd = unsafe { libc::open(p.as_ptr(), flags | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: open answered a new descriptor, now ours.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `stat(path)`, printed as the model prints [`crate::vfs::Stat`].
+pub(super) fn stat(path: &str) -> Result<String, Errno> {
+    let p = cstring(path);
+    // SAFETY: a zeroed stat is a valid out-parameter.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: p is NUL-terminated and st a valid stat.
+    check(unsafe { libc::stat(p.as_ptr(), &mut st) })?;
+    let kind = match st.st_mode & libc::S_IFMT {
+        libc::S_IFREG => "file",
+        libc::S_IFDIR => "dir",
+        libc::S_IFLNK => "symlink",
+        _ => "other",
+    };
+    Ok(crate::vfs::Stat {
+        kind,
+        mode: st.st_mode & 0o7777,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        nlink: st.st_nlink as u32,
+        size: st.st_size as u64,
+    }
+    .to_string())
+}
+
+/// The scenario's root inside the run's temporary directory.
+pub(super) fn root_dir(tmp: &Path) -> Result<PathBuf, BackendError> {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tmp.join("root");
+    std::fs::create_dir(&root)
+        .and_then(|()| std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)))
+        .map_err(|e| BackendError(format!("cannot create the scenario's root {}: {e}", root.display())))?;
+    Ok(root)
+}
