@@ -296,6 +296,8 @@ impl ModelBackend {
                 }
                 None => match self.kernel.fork(pid) {
                     Ok(child) => {
+                        // The scenario names the new process's program.
+                        let _ = self.kernel.set_comm(child, name);
                         self.processes.insert(name.clone(), child);
                         self.pid = child;
                         Outcome::Ok
@@ -303,6 +305,20 @@ impl ModelBackend {
                     Err(e) => Outcome::Err(e),
                 },
             },
+            Op::Policy { module, file, text, .. } => unit(self.kernel.load_policy(pid, *module, file, text)),
+            Op::Restorecon { path } => unit(self.kernel.restorecon(pid, path)),
+            Op::Label { path: Some(path) } => match self.kernel.security_context(pid, Some(path)) {
+                Ok(c) => Outcome::Text(c.to_string()),
+                Err(e) => Outcome::Err(e),
+            },
+            Op::Label { path: None } => {
+                let mut s = format!("apparmor {}", self.kernel.apparmor_profile(pid));
+                if let Ok(c) = self.kernel.security_context(pid, None) {
+                    let _ = write!(s, " | selinux {c}");
+                }
+                let _ = write!(s, " | uid {}", self.kernel.process(pid).map_or(0, |p| p.cred.uid));
+                Outcome::Text(s)
+            }
             Op::Hooks { era } => {
                 self.kernel.lsm_mut().set_era(match era {
                     HookEra::Y2006 => Era::Y2006,
@@ -350,6 +366,27 @@ impl ModelBackend {
         }
         self.handles[name.0] = Some(handle);
         outcome
+    }
+
+    /// With several security modules stacked, the stack stops at the first
+    /// hook that denies, so a later module may never see the check it
+    /// would have made. To show every module's own decision side by side,
+    /// run the step on a copy of the machine with each module alone.
+    fn each_module_alone(&self, scenario: &Scenario, step: &Step) -> Option<Vec<String>> {
+        let names = self.kernel.lsm().names();
+        if names.len() < 2 || matches!(step.op, Op::Audit | Op::Process { .. } | Op::Label { .. }) {
+            return None;
+        }
+        let mut parts = Vec::new();
+        for name in names {
+            let mut b = self.clone();
+            b.check_each_step = false;
+            b.kernel.lsm_mut().keep_only(name);
+            b.kernel.lsm_mut().begin_op();
+            let _ = b.exec(scenario, step.line, &step.op);
+            parts.push(format!("{name} {}", b.kernel.lsm().op_verdict(name).unwrap_or_else(|| "-".into())));
+        }
+        Some(parts)
     }
 
     /// After a successful close, the name refers to a closed descriptor.
@@ -502,12 +539,23 @@ impl Backend for ModelBackend {
 
     fn step(&mut self, scenario: &Scenario, step: &Step) -> Result<StepResult, BackendError> {
         self.kernel.set_stamp(Stamp { step: step.line as u32, time_ns: 0 });
+        let alone = self.each_module_alone(scenario, step);
         self.kernel.lsm_mut().begin_op();
         let outcome = match self.exec(scenario, step.line, &step.op) {
             Ok(o) => o,
             Err(e) => Outcome::Err(e),
         };
-        let outcome = match self.kernel.lsm().op_summary() {
+        let summary = match alone {
+            Some(mut parts) if self.kernel.lsm().op_summary().is_some() => {
+                let (r, w) = self.kernel.lsm().op_cost();
+                if r > 0 {
+                    parts.push(format!("names built {r} ({w} dentries)"));
+                }
+                Some(parts.join(" | "))
+            }
+            _ => self.kernel.lsm().op_summary(),
+        };
+        let outcome = match summary {
             Some(modules) if !matches!(step.op, Op::Audit) => Outcome::Decided(Box::new(outcome), modules),
             _ => outcome,
         };

@@ -87,6 +87,11 @@ process newproc
 process child
 hooks today
 audit
+policy apparmor m.profile
+policy landlock m.ll
+restorecon /d
+label /d/x
+label
 close q.r
 ";
 
@@ -120,6 +125,10 @@ fn expected(op: &Op, probe: &str) -> Want {
             Unmediated("a model-only observation, not a syscall")
         }
         Op::Hooks { .. } => Unmediated("switches the model's hook table, not a syscall"),
+        Op::Label { path: None } => Unmediated("a model-only observation of the process's contexts"),
+        Op::Policy { module, .. } if *module != kmodel::lsm::PolicyModule::Landlock => {
+            Unmediated("loading a module's policy is the administrator's act on the module (securityfs)")
+        }
         Op::Unshare => Unmediated("unshare(CLONE_NEWNS) calls no LSM hook (kernel/fork.c)"),
         Op::Process { name } if name == "child" => Unmediated("switching to a running process is not a syscall"),
         Op::Write { .. }
@@ -144,7 +153,10 @@ fn expected(op: &Op, probe: &str) -> Want {
         | Op::Chroot { .. }
         | Op::Process { .. }
         | Op::Setuid { .. }
-        | Op::Exec { .. } => Denied,
+        | Op::Exec { .. }
+        | Op::Policy { .. }
+        | Op::Restorecon { .. }
+        | Op::Label { .. } => Denied,
     }
 }
 
@@ -152,7 +164,13 @@ fn expected(op: &Op, probe: &str) -> Want {
 /// answer each probe's text and outcome.
 fn run_probes(era: Era) -> Vec<(String, Op, Outcome)> {
     let text = format!("{SETUP}{PROBES}");
-    let sc = scenario::parse("mediation.scenario", &text).expect("the probes parse");
+    let mut sc = scenario::parse("mediation.scenario", &text).expect("the probes parse");
+    let dir = std::env::temp_dir().join(format!("kmodel-mediation-{}-{era:?}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("m.profile"), "/bin/m {\n  /** r,\n}\n").expect("write");
+    std::fs::write(dir.join("m.ll"), "handled read_file\nallow /d read_file\n").expect("write");
+    scenario::load_policies(&mut sc, &dir).expect("the probes' policies load");
+    let _ = std::fs::remove_dir_all(&dir);
     let setup_lines = SETUP.lines().count();
     let mut b = ModelBackend::new(KernelConfig::default());
     let mut out = Vec::new();

@@ -511,7 +511,10 @@ impl Backend for LinuxBackend {
             | Op::Setuid { .. }
             | Op::Exec { .. }
             | Op::Hooks { .. }
-            | Op::Audit => StepResult::Done(Outcome::Skip),
+            | Op::Audit
+            | Op::Policy { .. }
+            | Op::Restorecon { .. }
+            | Op::Label { .. } => StepResult::Done(Outcome::Skip),
         })
     }
 

@@ -78,6 +78,9 @@ impl SecurityOps for DenyAll {
     fn inode_init_security(&mut self, _: &HookCx<'_>, _: DentryId, _: DentryId) -> Decision {
         self.deny(Hook::inode_init_security)
     }
+    fn inode_setsecurity(&mut self, _: &HookCx<'_>, _: DentryId, _: &str) -> Decision {
+        self.deny(Hook::inode_setsecurity)
+    }
     fn file_permission(&mut self, _: &HookCx<'_>, _: &File, _: Mask) -> Decision {
         self.deny(Hook::file_permission)
     }

@@ -156,6 +156,10 @@ lsm_hooks! {
         /// `security_inode_init_security`: label a new inode (`dentry`, in
         /// `dir`) before it is used.
         [inode] inode_init_security(dir: DentryId, dentry: DentryId);
+        /// `security_inode_setsecurity`: relabel the file at `dentry`, named
+        /// `path`, from the label module's file contexts (the model's
+        /// `restorecon`).
+        [inode] inode_setsecurity(dentry: DentryId, path: &str);
         /// `security_file_permission`: from `rw_verify_area`, on every read,
         /// write, pwrite, and on the file side of splice and sendfile.
         /// (Linux calls no hook for vmsplice, tee, or a pipe-to-pipe splice.)

@@ -18,12 +18,18 @@
 //! Modules: [`deny_all::DenyAll`] (denies everything; the complete
 //! mediation test), and the pathname, label and sandbox modules.
 
+pub mod apparmor;
 pub mod deny_all;
 mod hooks;
+pub mod landlock;
+mod load;
+pub mod policy;
+pub mod selinux;
 
 use std::cell::Cell;
 
 pub use hooks::{Hook, SecurityOps};
+pub use load::{PolicyModule, check_policies, is_file_contexts};
 
 use crate::kernel::{Errno, File, InodeId, Pid, Process};
 use crate::vfs::BuiltName;
@@ -122,6 +128,18 @@ impl<'a> HookCx<'a> {
         n
     }
 
+    /// `d_path` from the root of the process's mount namespace, not its
+    /// chroot (AppArmor's default, `d_namespace_path`) (counted).
+    pub fn ns_path(&self, path: Path) -> BuiltName {
+        let root = match self.vfs.namespaces.get(&self.fs.ns) {
+            Some(ns) => Path { mnt: ns.root, dentry: self.vfs.mounts[&ns.root].root },
+            None => self.fs.root,
+        };
+        let n = self.vfs.d_path(path, root);
+        self.cost.add(&n);
+        n
+    }
+
     /// `dentry_path`: a dentry's name from its filesystem's root, the most
     /// a 2006 hook can build (counted).
     pub fn dentry_path(&self, d: DentryId) -> BuiltName {
@@ -184,6 +202,15 @@ impl Lsm {
         self.modules.iter().map(|m| m.name()).collect()
     }
 
+    /// Unregister every module but `name` (to ask one module alone).
+    pub fn keep_only(&mut self, name: &str) {
+        let keep: Vec<bool> = self.modules.iter().map(|m| m.name() == name).collect();
+        let mut it = keep.iter();
+        self.modules.retain(|_| *it.next().unwrap_or(&false));
+        let mut it = keep.iter();
+        self.op.retain(|_| *it.next().unwrap_or(&false));
+    }
+
     /// The registered module called `name`, to reach its state.
     pub fn module_mut(&mut self, name: &str) -> Option<&mut (dyn SecurityOps + 'static)> {
         self.modules.iter_mut().find(|m| m.name() == name).map(|m| &mut **m)
@@ -243,6 +270,24 @@ impl Lsm {
             *s = OpState::default();
         }
         self.op_cost = self.cost();
+    }
+
+    /// Module `name`'s decision in the operation since [`Lsm::begin_op`]:
+    /// `allow`, `deny WHY`, `complain WHY`, or `-` if it was not asked.
+    pub fn op_verdict(&self, name: &str) -> Option<String> {
+        let (_, s) = self.modules.iter().zip(&self.op).find(|(m, _)| m.name() == name)?;
+        Some(match (s.asked, &s.denied, &s.complained) {
+            (false, _, _) => "-".to_owned(),
+            (_, Some(why), _) => format!("deny {why}"),
+            (_, None, Some(why)) => format!("complain {why}"),
+            (_, None, None) => "allow".to_owned(),
+        })
+    }
+
+    /// The names built and dentries walked since [`Lsm::begin_op`].
+    pub fn op_cost(&self) -> (u64, u64) {
+        let (r, w) = self.cost();
+        (r - self.op_cost.0, w - self.op_cost.1)
     }
 
     /// Every module's decision in the operation since [`Lsm::begin_op`],

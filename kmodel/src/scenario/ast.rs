@@ -464,6 +464,31 @@ pub enum Op {
     },
     /// `audit` (model only): the audit lines logged since the last `audit`.
     Audit,
+    /// `policy apparmor|selinux|landlock FILE` (model only): load a policy
+    /// (FILE relative to the scenario's directory; read and checked before
+    /// the run by [`crate::scenario::load_policies`]).
+    Policy {
+        /// Which module.
+        module: crate::lsm::PolicyModule,
+        /// The file as written.
+        file: String,
+        /// The file's column on its line (for errors).
+        column: usize,
+        /// Its text, once loaded.
+        text: String,
+    },
+    /// `restorecon PATH` (model only): relabel PATH and what is beneath it
+    /// from the label module's file contexts.
+    Restorecon {
+        /// Where.
+        path: String,
+    },
+    /// `label [PATH]` (model only): the label module's context of PATH, or
+    /// every module's view of the current process.
+    Label {
+        /// The file, or `None` for the process.
+        path: Option<String>,
+    },
 }
 
 impl Op {
@@ -479,6 +504,7 @@ impl Op {
                 | Op::Fcntl { cmd: FcntlCmd::GetPsz | FcntlCmd::SetPsz(_), .. }
                 | Op::Audit
                 | Op::Hooks { .. }
+                | Op::Label { .. }
         ) || self.changes_what_linux_sees()
     }
 
@@ -496,6 +522,8 @@ impl Op {
                 | Op::Process { .. }
                 | Op::Setuid { .. }
                 | Op::Exec { .. }
+                | Op::Policy { .. }
+                | Op::Restorecon { .. }
         )
     }
 }

@@ -11,5 +11,5 @@ pub use ast::{
     Access, End, Expectation, FcntlCmd, Fd, FdArg, HookEra, ObjId, ObjKind, Object, Op, Range, Scenario, Step, Thread,
 };
 pub use outcome::{Outcome, errno_name, write_byte, write_runs};
-pub use parse::{ParseError, parse};
+pub use parse::{ParseError, load_policies, parse};
 pub use runner::{Backend, BackendError, Report, ResultLine, StepResult, run};

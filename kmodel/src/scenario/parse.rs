@@ -14,6 +14,8 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
+use crate::lsm::PolicyModule;
+
 use super::ast::{
     Access, End, Expectation, FcntlCmd, Fd, FdArg, HookEra, ObjId, ObjKind, Object, Op, Range, Scenario, Step, Thread,
 };
@@ -30,11 +32,51 @@ const MAX_NUMBER: u64 = i64::MAX as u64;
 const MAX_PAGES: u64 = MAX_NUMBER / PAGE_SIZE;
 
 /// Every verb, in the order the error for an unknown verb lists them.
-const VERBS: [&str; 41] = [
-    "buffer", "pipe", "file", "tcp", "fill", "write", "read", "recv", "vmsplice", "splice", "tee", "sendfile",
-    "pwrite", "fcntl", "close", "refs", "expect", "advance", "wait", "thread", "end", "mkdir", "rmdir", "create",
-    "link", "symlink", "rename", "unlink", "open", "stat", "chmod", "chown", "chdir", "bind", "unshare", "chroot",
-    "process", "setuid", "exec", "hooks", "audit",
+const VERBS: [&str; 44] = [
+    "buffer",
+    "pipe",
+    "file",
+    "tcp",
+    "fill",
+    "write",
+    "read",
+    "recv",
+    "vmsplice",
+    "splice",
+    "tee",
+    "sendfile",
+    "pwrite",
+    "fcntl",
+    "close",
+    "refs",
+    "expect",
+    "advance",
+    "wait",
+    "thread",
+    "end",
+    "mkdir",
+    "rmdir",
+    "create",
+    "link",
+    "symlink",
+    "rename",
+    "unlink",
+    "open",
+    "stat",
+    "chmod",
+    "chown",
+    "chdir",
+    "bind",
+    "unshare",
+    "chroot",
+    "process",
+    "setuid",
+    "exec",
+    "hooks",
+    "audit",
+    "policy",
+    "restorecon",
+    "label",
 ];
 
 // What each kind of operand looks like, for "expected ..." messages.
@@ -654,6 +696,32 @@ impl Parser {
                 cur.finish()?;
                 Op::Audit
             }
+            "policy" => {
+                const MODULE: &str = "'apparmor', 'selinux' or 'landlock'";
+                let tok = cur.next(MODULE)?;
+                let module = match tok.text {
+                    "apparmor" => PolicyModule::AppArmor,
+                    "selinux" => PolicyModule::SeLinux,
+                    "landlock" => PolicyModule::Landlock,
+                    _ => return problem(tok.column, format!("expected {MODULE}, found {}", show(tok.text))),
+                };
+                let file = cur.next("a policy file like passwd.profile")?;
+                cur.finish()?;
+                Op::Policy { module, file: file.text.to_owned(), column: file.column, text: String::new() }
+            }
+            "restorecon" => {
+                let path = path(cur.next(PATH)?);
+                cur.finish()?;
+                Op::Restorecon { path }
+            }
+            "label" => {
+                let path = cur.peek().map(path);
+                if path.is_some() {
+                    cur.pos += 1;
+                }
+                cur.finish()?;
+                Op::Label { path }
+            }
             _ => {
                 return problem(
                     verb.column,
@@ -899,6 +967,31 @@ fn time(tok: Tok<'_>) -> PResult<u64> {
         Some(ns) => Ok(ns),
         None => problem(tok.column, format!("time {} is too long: in nanoseconds it is larger than 2^63-1", escape(t))),
     }
+}
+
+/// Read every policy file a scenario names (relative to `dir`, the
+/// scenario's directory) into its `policy` step, and check them all in order
+/// as the kernel will load them.
+///
+/// # Errors
+/// A file that cannot be read (at the scenario's line), or the first policy
+/// error (in the policy file, with its line and column).
+pub fn load_policies(scenario: &mut Scenario, dir: &std::path::Path) -> Result<(), ParseError> {
+    let mut files: Vec<(PolicyModule, String, String)> = Vec::new();
+    for step in &mut scenario.steps {
+        if let Op::Policy { module, file, column, text } = &mut step.op {
+            let path = dir.join(&*file);
+            *text = std::fs::read_to_string(&path).map_err(|e| ParseError {
+                file: scenario.path.clone(),
+                line: step.line,
+                column: *column,
+                message: format!("cannot read policy file {}: {e}", path.display()),
+            })?;
+            files.push((*module, path.display().to_string(), text.clone()));
+        }
+    }
+    crate::lsm::check_policies(files.iter().map(|(m, f, t)| (*m, f.as_str(), t.as_str())))
+        .map_err(|(i, e)| ParseError { file: files[i].1.clone(), line: e.line, column: e.column, message: e.message })
 }
 
 #[cfg(test)]
@@ -1190,7 +1283,7 @@ mod tests {
             "unknown verb 'frob': expected one of buffer, pipe, file, tcp, fill, write, read, \
              recv, vmsplice, splice, tee, sendfile, pwrite, fcntl, close, refs, expect, advance, wait, \
              thread, end, mkdir, rmdir, create, link, symlink, rename, unlink, open, stat, chmod, chown, chdir, \
-             bind, unshare, chroot, process, setuid, exec, hooks, audit"
+             bind, unshare, chroot, process, setuid, exec, hooks, audit, policy, restorecon, label"
         );
     }
 

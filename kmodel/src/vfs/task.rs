@@ -39,6 +39,15 @@ impl Kernel {
         Ok(child)
     }
 
+    /// Name the program process `pid` runs (`comm`, as `prctl(PR_SET_NAME)`).
+    ///
+    /// # Errors
+    /// `ESRCH`.
+    pub fn set_comm(&mut self, pid: Pid, comm: &str) -> Result<(), Errno> {
+        self.proc_mut(pid)?.comm = comm.chars().take(15).collect();
+        Ok(())
+    }
+
     /// `setresuid` + `setresgid` + `setgroups([])`: only root may change
     /// identity.
     ///
