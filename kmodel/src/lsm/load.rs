@@ -142,8 +142,8 @@ impl Kernel {
         let m = self.lsm.module_mut("selinux").and_then(|m| m.as_any_mut().downcast_mut::<SeLinux>());
         let m = m.ok_or(Errno::ENODATA)?;
         Ok(match ino {
-            Some(ino) => m.inode_context(ino),
-            None => m.task_context(pid),
+            Some(ino) => m.inode_context(ino).clone(),
+            None => m.task_context(pid).clone(),
         })
     }
 

@@ -26,13 +26,29 @@ use crate::kernel::{Errno, File, InodeId, Pid};
 use crate::vfs::{DentryId, InodeKind, Mask, Path, Vfs};
 
 /// The SELinux-like module.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct SeLinux {
     policy: Policy,
     loaded: bool,
     tasks: BTreeMap<Pid, Context>,
     inodes: BTreeMap<InodeId, Context>,
     pending: BTreeMap<Pid, Context>,
+    initial: Context,
+    unlabeled: Context,
+}
+
+impl Default for SeLinux {
+    fn default() -> Self {
+        SeLinux {
+            policy: Policy::default(),
+            loaded: false,
+            tasks: BTreeMap::new(),
+            inodes: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            initial: Context::initial_process(),
+            unlabeled: Context::unlabeled(),
+        }
+    }
 }
 
 impl SeLinux {
@@ -52,13 +68,13 @@ impl SeLinux {
     }
 
     /// The context of process `pid`.
-    pub fn task_context(&self, pid: Pid) -> Context {
-        self.tasks.get(&pid).cloned().unwrap_or_else(Context::initial_process)
+    pub fn task_context(&self, pid: Pid) -> &Context {
+        self.tasks.get(&pid).unwrap_or(&self.initial)
     }
 
     /// The context of inode `ino`.
-    pub fn inode_context(&self, ino: InodeId) -> Context {
-        self.inodes.get(&ino).cloned().unwrap_or_else(Context::unlabeled)
+    pub fn inode_context(&self, ino: InodeId) -> &Context {
+        self.inodes.get(&ino).unwrap_or(&self.unlabeled)
     }
 
     fn class_of(vfs: &Vfs, ino: InodeId) -> Option<Class> {
@@ -109,7 +125,7 @@ impl SeLinux {
     fn dentry_has_perm(&self, cx: &HookCx<'_>, d: DentryId, perms: &[&str]) -> Decision {
         let Some(den) = cx.vfs.dentry(d) else { return Decision::Allow };
         let Some(class) = Self::class_of(cx.vfs, den.inode) else { return Decision::Allow };
-        self.has_perm(cx, &self.inode_context(den.inode), class, perms, &den.name, Some(den.inode))
+        self.has_perm(cx, self.inode_context(den.inode), class, perms, &den.name, Some(den.inode))
     }
 
     fn first(decisions: impl IntoIterator<Item = Decision>) -> Decision {
@@ -121,7 +137,7 @@ impl SeLinux {
         let scon = self.task_context(pid);
         let dcon = self.inode_context(dir);
         let ty = self.policy.transition(&scon.ty, &dcon.ty, class, name).map_or(dcon.ty.clone(), str::to_owned);
-        Context { user: scon.user, role: "object_r".into(), ty, level: scon.level }
+        Context { user: scon.user.clone(), role: "object_r".into(), ty, level: scon.level.clone() }
     }
 
     fn create_check(&self, cx: &HookCx<'_>, dir: DentryId, name: &str, class: Class) -> Decision {
@@ -148,7 +164,7 @@ impl SeLinux {
         let Some(Some(new)) = self.policy.file_context(path, kind).map(|c| c.cloned()) else {
             return Decision::Allow;
         };
-        let old = self.inode_context(ino);
+        let old = self.inode_context(ino).clone();
         if old == new {
             return Decision::Allow;
         }
@@ -193,8 +209,8 @@ impl SecurityOps for SeLinux {
             return Decision::Allow;
         }
         // The avc record names the dentry (its last component), no path.
-        let name = cx.vfs.d_find_alias(ino).and_then(|d| cx.vfs.dentry(d)).map_or(String::new(), |d| d.name.clone());
-        self.has_perm(cx, &self.inode_context(ino), class, &perms, &name, Some(ino))
+        let name = cx.vfs.d_find_alias(ino).and_then(|d| cx.vfs.dentry(d)).map_or("", |d| d.name.as_str());
+        self.has_perm(cx, self.inode_context(ino), class, &perms, name, Some(ino))
     }
 
     fn inode_follow_link(&mut self, cx: &HookCx<'_>, link: DentryId) -> Decision {
@@ -300,8 +316,8 @@ impl SecurityOps for SeLinux {
             return Decision::Allow;
         }
         let Some(den) = cx.vfs.dentry(path.dentry) else { return Decision::Allow };
-        let exe = self.inode_context(den.inode);
-        let scon = self.task_context(cx.pid);
+        let exe = self.inode_context(den.inode).clone();
+        let scon = self.task_context(cx.pid).clone();
         let execute = self.has_perm(cx, &exe, Class::File, &["execute"], &den.name, Some(den.inode));
         if execute != Decision::Allow {
             return execute;

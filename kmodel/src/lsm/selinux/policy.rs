@@ -241,8 +241,10 @@ pub struct Policy {
     permissive: BTreeSet<String>,
     /// `file_contexts`, in order (later lines win).
     pub file_contexts: Vec<FileContext>,
+    /// Every type's number (the model's SIDs), for cheap lookups.
+    ids: HashMap<String, u32>,
     /// `(source, target, class)` → allowed bits, after attribute expansion.
-    access: HashMap<(String, String, Class), u32>,
+    access: HashMap<(u32, u32, Class), u32>,
 }
 
 impl Default for Policy {
@@ -255,6 +257,7 @@ impl Default for Policy {
             unconfined: BTreeSet::new(),
             permissive: BTreeSet::new(),
             file_contexts: Vec::new(),
+            ids: HashMap::new(),
             access: HashMap::new(),
         };
         for t in ["unconfined_t", "unlabeled_t"] {
@@ -286,7 +289,8 @@ impl Policy {
         if self.is_unconfined(src) {
             return u32::MAX;
         }
-        self.access.get(&(src.to_owned(), tgt.to_owned(), class)).copied().unwrap_or(0)
+        let (Some(&s), Some(&t)) = (self.ids.get(src), self.ids.get(tgt)) else { return 0 };
+        self.access.get(&(s, t, class)).copied().unwrap_or(0)
     }
 
     /// `type_transition`: the type of a new object of `class` named `name`
@@ -319,14 +323,16 @@ impl Policy {
     }
 
     fn rebuild(&mut self) {
-        let mut access: HashMap<(String, String, Class), u32> = HashMap::new();
+        self.ids = self.types.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
+        let mut access: HashMap<(u32, u32, Class), u32> = HashMap::new();
         for r in &self.rules {
             for s in r.src.iter().flat_map(|s| self.expand(s)) {
                 for t in &r.tgt {
                     let targets = if t == "self" { BTreeSet::from([s.clone()]) } else { self.expand(t) };
                     for t in targets {
+                        let (Some(&si), Some(&ti)) = (self.ids.get(&s), self.ids.get(&t)) else { continue };
                         for (c, p) in r.classes.iter().zip(&r.perms) {
-                            *access.entry((s.clone(), t.clone(), *c)).or_default() |= p.unwrap_or(u32::MAX);
+                            *access.entry((si, ti, *c)).or_default() |= p.unwrap_or(u32::MAX);
                         }
                     }
                 }
