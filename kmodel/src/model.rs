@@ -282,6 +282,7 @@ impl ModelBackend {
                 Err(e) => Outcome::Err(e),
             },
             Op::Chmod { path, mode } => unit(self.kernel.chmod(pid, path, *mode)),
+            Op::Truncate { path, len } => unit(self.kernel.truncate(pid, path, *len)),
             Op::Chown { path, uid, gid } => unit(self.kernel.chown(pid, path, *uid, *gid)),
             Op::Chdir { path } => unit(self.kernel.chdir(pid, path)),
             Op::Bind { src, dst } => unit(self.kernel.bind_mount(pid, src, dst)),

@@ -76,6 +76,7 @@ unlink /d/x
 open o2 /d/x r
 stat /d/x
 chmod /d/x 700
+truncate /d/x 10
 chown /d/x 1 1
 chdir /d
 bind /d /mnt
@@ -147,6 +148,7 @@ fn expected(op: &Op, probe: &str) -> Want {
         | Op::Open { .. }
         | Op::Stat { .. }
         | Op::Chmod { .. }
+        | Op::Truncate { .. }
         | Op::Chown { .. }
         | Op::Chdir { .. }
         | Op::Bind { .. }

@@ -473,6 +473,10 @@ impl Backend for LinuxBackend {
                 let (path, mode) = (path.clone(), *mode);
                 return self.name_op(move || vfs::chmod(&path, mode));
             }
+            Op::Truncate { path, len } => {
+                let (path, len) = (path.clone(), *len);
+                return self.name_op(move || vfs::truncate(&path, len));
+            }
             Op::Chown { path, uid, gid } => {
                 let (path, uid, gid) = (path.clone(), *uid, *gid);
                 return self.name_op(move || vfs::chown(&path, uid, gid));

@@ -150,6 +150,13 @@ pub(super) fn unlink(path: &str) -> Result<(), Errno> {
     check(unsafe { libc::unlink(p.as_ptr()) })
 }
 
+/// `truncate(path, len)` (a length past 2^63-1 wraps negative: `EINVAL`).
+pub(super) fn truncate(path: &str, len: u64) -> Result<(), Errno> {
+    let p = cstring(path);
+    // SAFETY: p is NUL-terminated.
+    check(unsafe { libc::truncate(p.as_ptr(), len as libc::off_t) })
+}
+
 /// `chmod(path, mode)`.
 pub(super) fn chmod(path: &str, mode: u32) -> Result<(), Errno> {
     let p = cstring(path);

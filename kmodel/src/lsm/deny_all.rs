@@ -126,6 +126,9 @@ impl SecurityOps for DenyAll {
     fn path_rename(&mut self, _: &HookCx<'_>, _: Path, _: DentryId, _: Path, _: &str, _: Option<DentryId>) -> Decision {
         self.deny(Hook::path_rename)
     }
+    fn path_truncate(&mut self, _: &HookCx<'_>, _: Path) -> Decision {
+        self.deny(Hook::path_truncate)
+    }
     fn path_chmod(&mut self, _: &HookCx<'_>, _: Path, _: u32) -> Decision {
         self.deny(Hook::path_chmod)
     }

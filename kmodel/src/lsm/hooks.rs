@@ -192,6 +192,8 @@ lsm_hooks! {
         [path] path_rmdir(dir: Path, victim: DentryId);
         /// `security_path_rename`.
         [path] path_rename(old_dir: Path, old: DentryId, new_dir: Path, new_name: &str, target: Option<DentryId>);
+        /// `security_path_truncate`.
+        [path] path_truncate(path: Path);
         /// `security_path_chmod`.
         [path] path_chmod(path: Path, mode: u32);
         /// `security_path_chown`.

@@ -404,6 +404,13 @@ pub enum Op {
         /// Which (symlinks followed).
         path: String,
     },
+    /// `truncate PATH LEN`.
+    Truncate {
+        /// Which (symlinks followed).
+        path: String,
+        /// The new size.
+        len: u64,
+    },
     /// `chmod PATH MODE` (octal).
     Chmod {
         /// Which.

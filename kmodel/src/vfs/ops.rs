@@ -415,6 +415,32 @@ impl Kernel {
         Ok(Stat { kind: inode.type_name(), mode: inode.mode, uid: inode.uid, gid: inode.gid, nlink: inode.nlink, size })
     }
 
+    /// `truncate(PATH, LEN)` (symlinks followed): the file's size becomes
+    /// LEN; bytes past it are gone, a longer file reads zeros.
+    ///
+    /// # Errors
+    /// `EINVAL` (LEN past 2^63-1, or not a regular file), `EISDIR`,
+    /// `EACCES`, what the walk answers, or a security module's answer.
+    pub fn truncate(&mut self, pid: Pid, name: &str, len: u64) -> Result<usize, Errno> {
+        if len > i64::MAX as u64 {
+            return Err(Errno::EINVAL);
+        }
+        let path = self.path_lookupat(pid, name, true, false)?;
+        let inode = self.vfs.d_inode(path.dentry);
+        let ino = inode.ino;
+        match inode.kind {
+            InodeKind::Directory => return Err(Errno::EISDIR),
+            InodeKind::Regular => {}
+            InodeKind::Symlink(_) => return Err(Errno::EINVAL),
+        }
+        self.inode_permission(pid, ino, Mask::WRITE)?;
+        self.security().path_truncate(pid, path)?;
+        self.security().inode_setattr(pid, path.dentry)?;
+        let Kernel { inodes, pages, .. } = self;
+        inodes.get_mut(&ino).expect("a regular inode has its page cache").truncate(pages, len);
+        Ok(0)
+    }
+
     /// `chmod(PATH, MODE)` (symlinks followed).
     ///
     /// # Errors

@@ -314,6 +314,14 @@ impl SecurityOps for AppArmor {
         ])
     }
 
+    fn path_truncate(&mut self, cx: &HookCx<'_>, path: Path) -> Decision {
+        if !self.tasks.contains_key(&cx.pid) {
+            return Decision::Allow;
+        }
+        let n = cx.ns_path(path);
+        self.check(cx, "truncate", &n, Self::uid_of(cx.vfs, path.dentry), Perms::WRITE)
+    }
+
     fn path_chmod(&mut self, cx: &HookCx<'_>, path: Path, _: u32) -> Decision {
         if !self.tasks.contains_key(&cx.pid) {
             return Decision::Allow;

@@ -377,6 +377,10 @@ impl SecurityOps for Landlock {
         self.check_refer(cx, old_dir, old, new_dir, target, true)
     }
 
+    fn path_truncate(&mut self, cx: &HookCx<'_>, path: Path) -> Decision {
+        self.check(cx, path, bit("truncate"))
+    }
+
     fn sb_mount(&mut self, cx: &HookCx<'_>, dev_name: &str, path: Path) -> Decision {
         if self.layers(cx.pid).is_empty() {
             return Decision::Allow;
