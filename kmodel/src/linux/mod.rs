@@ -503,16 +503,28 @@ impl Backend for LinuxBackend {
                     Err(e) => StepResult::Done(Outcome::Err(e)),
                 }
             }
+            Op::Chdir { path } => {
+                let path = path.clone();
+                return self.name_op(move || vfs::chdir(&path));
+            }
+            Op::Chroot { path } => {
+                let path = path.clone();
+                return self.name_op(move || vfs::chroot(&path));
+            }
+            Op::Bind { src, dst } => {
+                let (src, dst) = (src.clone(), dst.clone());
+                return self.name_op(move || vfs::bind(&src, &dst));
+            }
+            Op::Unshare => return self.name_op(vfs::unshare_mount),
+            Op::Setuid { uid, gid } => {
+                let (uid, gid) = (*uid, *gid);
+                return self.name_op(move || vfs::setuid(uid, gid));
+            }
             Op::Refs { .. }
             | Op::Expect { .. }
             | Op::WaitReusable { .. }
             | Op::Advance { .. }
-            | Op::Chdir { .. }
-            | Op::Bind { .. }
-            | Op::Unshare
-            | Op::Chroot { .. }
             | Op::Process { .. }
-            | Op::Setuid { .. }
             | Op::Exec { .. }
             | Op::Hooks { .. }
             | Op::Audit

@@ -2,9 +2,13 @@
 //! temporary directory serves as `/`, and every name operation runs on a
 //! worker thread that has its own root there.
 //!
-//! The worker calls `unshare(CLONE_FS)` (so its root, working directory and
-//! umask are its own, not the process's), `chroot`s into the scenario's
-//! root, `chdir("/")` and sets umask 022. Absolute paths, absolute symlink
+//! The worker calls `unshare(CLONE_FS | CLONE_NEWNS)` (so its root, working
+//! directory, umask and mounts are its own, not the process's), makes every
+//! mount private (nothing it mounts propagates to the host), `chroot`s into
+//! the scenario's root, `chdir("/")` and sets umask 022. The scenario's
+//! `chdir`, `chroot`, `bind`, `unshare mount` and `setuid` then run on it
+//! for real (`setuid` with the raw syscalls, which change this thread's
+//! credentials only). Absolute paths, absolute symlink
 //! targets and `..` then resolve inside the run's root exactly as the host
 //! kernel resolves them for a chrooted process, with the host's own errno
 //! in the host's own order. Descriptors it opens belong to the whole
@@ -38,10 +42,23 @@ impl Worker {
             .name("kmodel-vfs".into())
             .spawn(move || {
                 let setup = (|| {
-                    // SAFETY: unshare with CLONE_FS only affects this thread's
-                    // fs_struct.
-                    if unsafe { libc::unshare(libc::CLONE_FS) } != 0 {
-                        return Err(format!("unshare(CLONE_FS): {}", Errno::last().desc()));
+                    // SAFETY: unshare of CLONE_FS and CLONE_NEWNS only affects
+                    // this thread's fs_struct and mount namespace.
+                    if unsafe { libc::unshare(libc::CLONE_FS | libc::CLONE_NEWNS) } != 0 {
+                        return Err(format!("unshare(CLONE_NEWNS) (needs CAP_SYS_ADMIN): {}", Errno::last().desc()));
+                    }
+                    // SAFETY: NUL-terminated literal paths, null data.
+                    let r = unsafe {
+                        libc::mount(
+                            c"none".as_ptr(),
+                            c"/".as_ptr(),
+                            std::ptr::null(),
+                            libc::MS_REC | libc::MS_PRIVATE,
+                            std::ptr::null(),
+                        )
+                    };
+                    if r != 0 {
+                        return Err(format!("making mounts private: {}", Errno::last().desc()));
                     }
                     // SAFETY: root is a NUL-terminated path.
                     if unsafe { libc::chroot(root.as_ptr()) } != 0 {
@@ -155,6 +172,49 @@ pub(super) fn truncate(path: &str, len: u64) -> Result<(), Errno> {
     let p = cstring(path);
     // SAFETY: p is NUL-terminated.
     check(unsafe { libc::truncate(p.as_ptr(), len as libc::off_t) })
+}
+
+/// `chdir(path)`.
+pub(super) fn chdir(path: &str) -> Result<(), Errno> {
+    let p = cstring(path);
+    // SAFETY: p is NUL-terminated; this thread's cwd is its own.
+    check(unsafe { libc::chdir(p.as_ptr()) })
+}
+
+/// `chroot(path)`.
+pub(super) fn chroot(path: &str) -> Result<(), Errno> {
+    let p = cstring(path);
+    // SAFETY: p is NUL-terminated; this thread's root is its own.
+    check(unsafe { libc::chroot(p.as_ptr()) })
+}
+
+/// `mount(src, dst, NULL, MS_BIND, NULL)`, in this thread's namespace.
+pub(super) fn bind(src: &str, dst: &str) -> Result<(), Errno> {
+    let (s, d) = (cstring(src), cstring(dst));
+    // SAFETY: s and d are NUL-terminated; no filesystem type or data.
+    check(unsafe { libc::mount(s.as_ptr(), d.as_ptr(), std::ptr::null(), libc::MS_BIND, std::ptr::null()) })
+}
+
+/// `unshare(CLONE_NEWNS)`.
+pub(super) fn unshare_mount() -> Result<(), Errno> {
+    // SAFETY: only this thread's mount namespace changes.
+    check(unsafe { libc::unshare(libc::CLONE_NEWNS) })
+}
+
+/// `setgroups(0, NULL)` (if root), `setresgid`, `setresuid`: the raw
+/// syscalls, which change this thread's credentials only (glibc's wrappers
+/// would change every thread's).
+pub(super) fn setuid(uid: u32, gid: u32) -> Result<(), Errno> {
+    let raw = |r: libc::c_long| if r == 0 { Ok(()) } else { Err(Errno::last()) };
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        // SAFETY: an empty group list.
+        raw(unsafe { libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>()) })?;
+    }
+    // SAFETY: plain integer arguments.
+    raw(unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) })?;
+    // SAFETY: plain integer arguments.
+    raw(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) })
 }
 
 /// `chmod(path, mode)`.

@@ -427,21 +427,21 @@ pub enum Op {
         /// New group.
         gid: u32,
     },
-    /// `chdir PATH` (model only: the process's working directory).
+    /// `chdir PATH`.
     Chdir {
         /// Where.
         path: String,
     },
-    /// `bind SRC DST` (model only): a bind mount.
+    /// `bind SRC DST`: a bind mount.
     Bind {
         /// What to show.
         src: String,
         /// Where.
         dst: String,
     },
-    /// `unshare mount` (model only): a private copy of the mount namespace.
+    /// `unshare mount`: a private copy of the mount namespace.
     Unshare,
-    /// `chroot PATH` (model only).
+    /// `chroot PATH`.
     Chroot {
         /// The new root.
         path: String,
@@ -452,7 +452,7 @@ pub enum Op {
         /// The process's name.
         name: String,
     },
-    /// `setuid UID GID` (model only): the current process's credentials.
+    /// `setuid UID GID`: the current process's credentials.
     Setuid {
         /// New uid.
         uid: u32,
@@ -516,21 +516,10 @@ impl Op {
     }
 
     /// Whether this model-only operation changes the machine in a way the
-    /// Linux runner does not follow (a mount, a chroot, another process,
-    /// new credentials, a security policy): every line after it is
+    /// Linux runner does not follow (another process, a program's security
+    /// context, a security policy, labels): every line after it is
     /// model-only too (see [`Step::model_only`]).
     pub fn changes_what_linux_sees(&self) -> bool {
-        matches!(
-            self,
-            Op::Chdir { .. }
-                | Op::Bind { .. }
-                | Op::Unshare
-                | Op::Chroot { .. }
-                | Op::Process { .. }
-                | Op::Setuid { .. }
-                | Op::Exec { .. }
-                | Op::Policy { .. }
-                | Op::Restorecon { .. }
-        )
+        matches!(self, Op::Process { .. } | Op::Exec { .. } | Op::Policy { .. } | Op::Restorecon { .. })
     }
 }

@@ -1333,7 +1333,7 @@ mod tests {
 
     #[test]
     fn lines_after_a_model_only_change_are_model_only() {
-        let s = ok("mkdir /a\nstat /a\nchroot /a\nstat /\naudit\n");
+        let s = ok("mkdir /a\nstat /a\nexec /a\nstat /\naudit\n");
         let only: Vec<bool> = s.steps.iter().map(Step::model_only).collect();
         assert_eq!(only, [false, false, true, true, true]);
         let s = ok("mkdir /a\nhooks 2006\nstat /a\n");
