@@ -145,3 +145,71 @@ fn mode_bits_decide_for_an_unprivileged_process() {
     assert_eq!(call!(k, k.exec(p, "/pub")), Ok(0));
     k.teardown_and_check().unwrap();
 }
+
+/// Paths random operations use: nested names, `..`, symlinks, trailing
+/// slashes, and names that do not exist.
+const PATHS: [&str; 14] =
+    ["/a", "/a/b", "/a/b/c", "/d", "/d/e", "/a/../d", "/l", "/l/x", "/a/b/", "/m", "/m/b", "x", "../a", "/"];
+
+/// One random name operation, by kind and operand indices.
+#[derive(Clone, Debug)]
+struct RandomOp(u8, usize, usize);
+
+impl quickcheck::Arbitrary for RandomOp {
+    fn arbitrary(g: &mut quickcheck::Gen) -> Self {
+        RandomOp(u8::arbitrary(g) % 20, usize::arbitrary(g) % PATHS.len(), usize::arbitrary(g) % PATHS.len())
+    }
+}
+
+/// Random histories of every name operation, across three processes (one
+/// unprivileged), never panic and keep every invariant; teardown frees all.
+#[test]
+fn random_name_operations_keep_the_invariants() {
+    fn prop(ops: Vec<RandomOp>) -> bool {
+        let (mut k, init) = kernel();
+        let other = k.fork(init).expect("fork");
+        let user = k.fork(init).expect("fork");
+        k.setuid(user, 1000, 1000).expect("setuid");
+        let procs = [init, other, user];
+        let mut fds = Vec::new();
+        for (i, RandomOp(kind, a, b)) in ops.iter().enumerate() {
+            let p = procs[i % 3];
+            let (a, b) = (PATHS[*a], PATHS[*b]);
+            let _ = match kind {
+                0 | 1 => k.mkdir(p, a, 0o777),
+                2 => k.create(p, a),
+                3 => k.link(p, a, b),
+                4 => k.symlink(p, b, a),
+                5 | 6 => k.rename(p, a, b),
+                7 => k.unlink(p, a),
+                8 => k.rmdir(p, a),
+                9 => k.open(p, a, OpenMode::ReadWrite).map(|fd| {
+                    fds.push((p, fd));
+                    0
+                }),
+                10 => k.stat(p, a).map(|_| 0),
+                11 => k.chdir(p, a),
+                12 => k.chroot(p, a),
+                13 => k.bind_mount(p, a, b),
+                14 => k.unshare_mount(p),
+                15 => k.chmod(p, a, 0o700),
+                16 => k.truncate(p, a, 5000),
+                17 => match fds.pop() {
+                    Some((q, fd)) => k.close(q, fd),
+                    None => Ok(0),
+                },
+                18 => match fds.last() {
+                    Some(&(q, fd)) => k.write(q, fd, Source::Fill { byte: b'z', len: 4097 }),
+                    None => Ok(0),
+                },
+                _ => k.exec(p, a),
+            };
+            if let Err(e) = k.check_invariants() {
+                eprintln!("after {:?} as {}: {e}", ops[i], p.0);
+                return false;
+            }
+        }
+        k.teardown_and_check().is_ok()
+    }
+    quickcheck::QuickCheck::new().tests(2000).quickcheck(prop as fn(Vec<RandomOp>) -> bool);
+}

@@ -101,6 +101,18 @@ pub enum Access {
     ReadWrite,
 }
 
+/// Where an operand was written on its line, kept for error messages. It is
+/// not part of what a step means: any two compare equal (a scenario
+/// reprinted with its blanks folded is the same scenario).
+#[derive(Copy, Clone, Debug, Default, Eq)]
+pub struct Column(pub usize);
+
+impl PartialEq for Column {
+    fn eq(&self, _: &Column) -> bool {
+        true
+    }
+}
+
 /// Which hook table `hooks 2006|today` selects.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum HookEra {
@@ -480,7 +492,7 @@ pub enum Op {
         /// The file as written.
         file: String,
         /// The file's column on its line (for errors).
-        column: usize,
+        column: Column,
         /// Its text, once loaded.
         text: String,
     },

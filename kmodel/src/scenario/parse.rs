@@ -17,7 +17,8 @@ use std::fmt;
 use crate::lsm::PolicyModule;
 
 use super::ast::{
-    Access, End, Expectation, FcntlCmd, Fd, FdArg, HookEra, ObjId, ObjKind, Object, Op, Range, Scenario, Step, Thread,
+    Access, Column, End, Expectation, FcntlCmd, Fd, FdArg, HookEra, ObjId, ObjKind, Object, Op, Range, Scenario, Step,
+    Thread,
 };
 
 /// Bytes per page, as the contract counts them (the `p` suffix, buffer and
@@ -714,7 +715,7 @@ impl Parser {
                 };
                 let file = cur.next("a policy file like passwd.profile")?;
                 cur.finish()?;
-                Op::Policy { module, file: file.text.to_owned(), column: file.column, text: String::new() }
+                Op::Policy { module, file: file.text.to_owned(), column: Column(file.column), text: String::new() }
             }
             "restorecon" => {
                 let path = path(cur.next(PATH)?);
@@ -991,7 +992,7 @@ pub fn load_policies(scenario: &mut Scenario, dir: &std::path::Path) -> Result<(
             *text = std::fs::read_to_string(&path).map_err(|e| ParseError {
                 file: scenario.path.clone(),
                 line: step.line,
-                column: *column,
+                column: column.0,
                 message: format!("cannot read policy file {}: {e}", path.display()),
             })?;
             files.push((*module, path.display().to_string(), text.clone()));

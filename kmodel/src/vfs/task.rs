@@ -20,7 +20,13 @@ impl Kernel {
         let parent = self.proc_ref(pid)?;
         let (cred, fs, comm, exe) = (parent.cred.clone(), parent.fs, parent.comm.clone(), parent.exe.clone());
         let files: Vec<(crate::kernel::Fd, crate::kernel::File)> = parent.fds.iter().map(|(f, x)| (f, *x)).collect();
-        let child = Pid(self.fresh_id());
+        // Ids are shared with other objects; the first process is Pid(1).
+        let child = loop {
+            let id = Pid(self.fresh_id());
+            if !self.procs.contains_key(&id) {
+                break id;
+            }
+        };
         self.security().task_alloc(pid, child)?;
         self.lsm.task_forked(pid, child);
         let mut proc = Process { cred, fs, comm, exe, ..Process::default() };
@@ -115,6 +121,9 @@ impl Kernel {
         if self.vfs.d_is_dir(src_path.dentry) != self.vfs.d_is_dir(dst_path.dentry) {
             return Err(Errno::ENOTDIR);
         }
+        // lock_mount: a new mount goes on top of whatever is mounted there
+        // already (a walk that ends at `/` or `..` has not crossed it).
+        let dst_path = self.follow_mounts(dst_path);
         let ns = self.proc_ref(pid)?.fs.ns;
         let m = MountId(self.vfs.fresh());
         self.vfs.mounts.insert(m, Mount { root: src_path.dentry, parent: Some(dst_path), ns });
