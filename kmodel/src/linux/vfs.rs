@@ -4,8 +4,12 @@
 //!
 //! The worker calls `unshare(CLONE_FS | CLONE_NEWNS)` (so its root, working
 //! directory, umask and mounts are its own, not the process's), makes every
-//! mount private (nothing it mounts propagates to the host), `chroot`s into
-//! the scenario's root, `chdir("/")` and sets umask 022. The scenario's
+//! mount private (nothing it mounts propagates to the host), bind-mounts the
+//! scenario's root on itself and makes it the root of its namespace
+//! (`pivot_root(".", ".")`, then detaching the old root), `chdir("/")` and
+//! sets umask 022. The scenario's `/` is then a namespace root as in the
+//! model: `..` stops there even from a working directory left outside a
+//! later chroot. The scenario's
 //! `chdir`, `chroot`, `bind`, `unshare mount` and `setuid` then run on it
 //! for real (`setuid` with the raw syscalls, which change this thread's
 //! credentials only). Absolute paths, absolute symlink
@@ -60,14 +64,30 @@ impl Worker {
                     if r != 0 {
                         return Err(format!("making mounts private: {}", Errno::last().desc()));
                     }
-                    // SAFETY: root is a NUL-terminated path.
-                    if unsafe { libc::chroot(root.as_ptr()) } != 0 {
-                        return Err(format!("chroot (needs CAP_SYS_CHROOT): {}", Errno::last().desc()));
-                    }
+                    let step = |what: &str, r: libc::c_long| {
+                        if r == 0 { Ok(()) } else { Err(format!("{what}: {}", Errno::last().desc())) }
+                    };
+                    // SAFETY: NUL-terminated paths, no type or data.
+                    step("bind-mounting the root on itself", unsafe {
+                        libc::c_long::from(libc::mount(
+                            root.as_ptr(),
+                            root.as_ptr(),
+                            std::ptr::null(),
+                            libc::MS_BIND,
+                            std::ptr::null(),
+                        ))
+                    })?;
+                    // SAFETY: a NUL-terminated path.
+                    step("chdir to the root", unsafe { libc::c_long::from(libc::chdir(root.as_ptr())) })?;
+                    // SAFETY: pivot_root(".", "."): the old root is stacked on
+                    // the new one, in this thread's private namespace.
+                    step("pivot_root", unsafe { libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) })?;
+                    // SAFETY: detach the old root, now on top of the new one.
+                    step("detaching the old root", unsafe {
+                        libc::c_long::from(libc::umount2(c".".as_ptr(), libc::MNT_DETACH))
+                    })?;
                     // SAFETY: a NUL-terminated literal path.
-                    if unsafe { libc::chdir(c"/".as_ptr()) } != 0 {
-                        return Err(format!("chdir /: {}", Errno::last().desc()));
-                    }
+                    step("chdir /", unsafe { libc::c_long::from(libc::chdir(c"/".as_ptr())) })?;
                     // SAFETY: umask cannot fail.
                     unsafe { libc::umask(0o022) };
                     Ok(())

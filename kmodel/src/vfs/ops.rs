@@ -42,6 +42,9 @@ impl Kernel {
         if parent.kind != LastType::Norm {
             return Err(Errno::EEXIST);
         }
+        if self.is_deaddir(parent.path.dentry) {
+            return Err(Errno::ENOENT);
+        }
         if parent.last.len() > NAME_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
@@ -54,9 +57,16 @@ impl Kernel {
         Ok((parent.path, parent.last))
     }
 
+    /// `IS_DEADDIR`: a removed directory (a lookup in it finds nothing and
+    /// creates nothing).
+    fn is_deaddir(&self, d: DentryId) -> bool {
+        let inode = self.vfs.d_inode(d);
+        inode.is_dir() && inode.nlink == 0
+    }
+
     /// `may_create`: the directory is alive and writable and searchable.
     fn may_create(&mut self, pid: Pid, dir: DentryId) -> Result<(), Errno> {
-        if self.vfs.d(dir).unhashed && !self.vfs.is_fs_root(dir) {
+        if self.is_deaddir(dir) {
             return Err(Errno::ENOENT);
         }
         let ino = self.vfs.d(dir).inode;
@@ -314,6 +324,9 @@ impl Kernel {
         }
         let (old_dir, new_dir) = (op.path, np.path);
         let source = *self.vfs.d(old_dir.dentry).children.get(&op.last).ok_or(Errno::ENOENT)?;
+        if self.is_deaddir(new_dir.dentry) {
+            return Err(Errno::ENOENT);
+        }
         if np.last.len() > NAME_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
