@@ -128,7 +128,9 @@ impl ModelBackend {
             }
         }
         let out = f(&mut self.kernel, pid);
-        for (fd, old) in saved {
+        // In reverse: a descriptor named twice was saved twice, and its
+        // first save holds the flags from before the call.
+        for (fd, old) in saved.into_iter().rev() {
             let _ = self.kernel.fcntl(pid, fd, Fcntl::SetNonblock(old));
         }
         out

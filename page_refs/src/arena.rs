@@ -7,7 +7,7 @@ use crate::PageId;
 use crate::content::{Content, Source};
 use crate::event::{Event, EventKind, Stamp};
 use crate::holder::Holder;
-use crate::sync::{AtomicU32, Ordering};
+use crate::refcount::RefCount;
 
 /// One page frame: its reference count, the holders behind that count, its
 /// bytes and how often they changed.
@@ -20,7 +20,7 @@ struct Frame {
     /// Atomic so that a lookup racing with the final put can use
     /// get-unless-zero; every change also goes through `holders`, so
     /// I.e. `refcount == holders.len()` between operations.
-    refcount: AtomicU32,
+    refcount: RefCount,
     /// One entry per reference, in the order they were taken.
     holders: SmallVec<[Holder; 2]>,
     content: Content,
@@ -38,9 +38,7 @@ impl Frame {
     /// costs on every get and put. Wraps like `fetch_add` / `fetch_sub`.
     #[inline]
     fn add_ref(&mut self, delta: i32) -> u32 {
-        let old = self.refcount.load(Ordering::Relaxed);
-        self.refcount.store(old.wrapping_add_signed(delta), Ordering::Relaxed);
-        old
+        self.refcount.add_exclusive(delta)
     }
 }
 
@@ -144,7 +142,7 @@ impl PageArena {
         self.generations[key] = generation.wrapping_add(1);
         let mut holders = SmallVec::new();
         holders.push(holder);
-        entry.insert(Frame { generation, refcount: AtomicU32::new(1), holders, content, version: 0 });
+        entry.insert(Frame { generation, refcount: RefCount::new(1), holders, content, version: 0 });
         let id = PageId { index: key as u32, generation };
         self.record(id, EventKind::Alloc, holder);
         id
@@ -254,22 +252,6 @@ impl PageArena {
         self.record(id, EventKind::Write { offset: offset as u16, len: len as u16 }, Holder::KERNEL);
     }
 
-    /// Copy `len` bytes of page `id` from `src` to `dst` within the page,
-    /// front to back one byte at a time, as the kernel's copy loops do when
-    /// a page is both the source and the destination of a copy: where the
-    /// ranges overlap with `dst > src`, bytes already copied are copied
-    /// again.
-    ///
-    /// # Panics
-    /// If the page is not live, is the zero page, or a range passes the end.
-    pub fn copy_within(&mut self, id: PageId, src: usize, dst: usize, len: usize) {
-        assert!(id != self.zero, "write to the zero page");
-        let frame = self.frame_mut(id).unwrap_or_else(|| panic!("write to freed page {id}"));
-        frame.content.copy_forward(src, dst, len);
-        frame.version = frame.version.wrapping_add(1);
-        self.record(id, EventKind::Write { offset: dst as u16, len: len as u16 }, Holder::KERNEL);
-    }
-
     /// Append `len` bytes of page `id` from `offset` to `out`.
     #[inline]
     pub fn read_into(&self, id: PageId, offset: usize, len: usize, out: &mut Vec<u8>) {
@@ -289,7 +271,7 @@ impl PageArena {
 
     /// The reference count (`page_count`).
     pub fn refcount(&self, id: PageId) -> u32 {
-        self.frame(id).refcount.load(Ordering::Relaxed)
+        self.frame(id).refcount.load()
     }
 
     /// How many writes the page has seen.
@@ -331,7 +313,7 @@ impl PageArena {
     /// The first invariant found broken.
     pub fn check_invariants(&self) -> Result<(), InvariantError> {
         for (id, frame) in self.frames.iter() {
-            let count = frame.refcount.load(Ordering::Relaxed) as usize;
+            let count = frame.refcount.load() as usize;
             if count == 0 {
                 return Err(InvariantError(format!("live page {id} has refcount 0")));
             }
@@ -451,7 +433,7 @@ impl Clone for Frame {
     fn clone(&self) -> Self {
         Frame {
             generation: self.generation,
-            refcount: AtomicU32::new(self.refcount.load(Ordering::Relaxed)),
+            refcount: self.refcount.clone(),
             holders: self.holders.clone(),
             content: self.content.clone(),
             version: self.version,

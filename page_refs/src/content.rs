@@ -113,22 +113,6 @@ impl Content {
         }
     }
 
-    /// Copy `len` bytes from `src` to `dst` front to back, one byte at a
-    /// time (overlapping ranges propagate, as a forward copy loop does).
-    ///
-    /// # Panics
-    /// If a range passes the end of the page.
-    pub fn copy_forward(&mut self, src: usize, dst: usize, len: usize) {
-        assert!(src + len <= PAGE_SIZE && dst + len <= PAGE_SIZE, "page copy {src}->{dst}+{len} past the page end");
-        if len == 0 || src == dst || matches!(self, Content::Uniform(_)) {
-            return;
-        }
-        let bytes = self.make_bytes();
-        for i in 0..len {
-            bytes[dst + i] = bytes[src + i];
-        }
-    }
-
     /// The byte at `offset`.
     pub fn byte(&self, offset: usize) -> u8 {
         match self {
@@ -175,18 +159,6 @@ mod tests {
         let mut out = Vec::new();
         c.read_into(4093, 3, &mut out);
         assert_eq!(out, b"\0xy");
-    }
-
-    #[test]
-    fn forward_copy_onto_itself_repeats_the_pattern() {
-        let mut c = Content::default();
-        c.write(0, Source::Fill { byte: b'a', len: 1000 });
-        c.write(1000, Source::Fill { byte: b'b', len: 1000 });
-        c.copy_forward(0, 1000, 2000);
-        let mut out = Vec::new();
-        c.read_into(0, 3001, &mut out);
-        assert!(out[..3000].iter().all(|&b| b == b'a'), "a forward copy propagates");
-        assert_eq!(out[3000], 0);
     }
 
     #[test]

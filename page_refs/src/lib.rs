@@ -35,12 +35,14 @@ mod arena;
 mod content;
 mod event;
 mod holder;
+mod refcount;
 pub mod sync;
 
 pub use arena::{InvariantError, PageArena};
 pub use content::{Content, Source};
 pub use event::{Event, EventKind, Stamp};
 pub use holder::{Holder, HolderKind};
+pub use refcount::RefCount;
 
 /// Bytes per page frame (`PAGE_SIZE` on x86-64).
 pub const PAGE_SIZE: usize = 4096;

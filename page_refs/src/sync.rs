@@ -6,6 +6,8 @@
 //! directly and [`Condvar::wait`] takes the guard by value and gives it back.
 
 #[cfg(loom)]
+pub use loom::model;
+#[cfg(loom)]
 pub use loom::sync::Arc;
 #[cfg(loom)]
 pub use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};

@@ -30,6 +30,7 @@ mod buf;
 mod error;
 mod ring;
 mod rw;
+mod shared;
 mod size;
 mod splice;
 
@@ -37,4 +38,5 @@ pub use buf::{BufFlags, BufOrigin, PipeBuffer};
 pub use error::PipeError;
 pub use ring::{PIPE_DEF_BUFFERS, PipeInodeInfo};
 pub use rw::PIPE_BUF;
+pub use shared::{SharedPipe, TwoRings, lock_two};
 pub use size::{SizeLimits, round_pipe_size};

@@ -76,6 +76,10 @@ pub(super) fn cmd_diff(files: &[PathBuf], options: &LinuxOptions) -> ExitCode {
     let mut differing = 0usize;
     let mut compared = 0usize;
     for s in &scenarios {
+        if !s.threads.is_empty() {
+            eprintln!("kmodel diff: {}: skipped: threads run on the model only (kmodel explore)", s.path);
+            continue;
+        }
         let model = scenario::run(s, &mut ModelBackend::new(host_config()), |_| {});
         let linux = LinuxBackend::new(options.clone()).and_then(|mut b| scenario::run(s, &mut b, |_| {}));
         let (model, linux) = match (model, linux) {
@@ -97,6 +101,11 @@ pub(super) fn cmd_diff(files: &[PathBuf], options: &LinuxOptions) -> ExitCode {
             println!("    linux: {}", d.linux);
         }
     }
-    eprintln!("kmodel diff: {} scenario(s), {compared} line(s) compared, {differing} difference(s)", scenarios.len());
+    let skipped = scenarios.iter().filter(|s| !s.threads.is_empty()).count();
+    let note = if skipped > 0 { format!(", {skipped} threaded scenario(s) skipped") } else { String::new() };
+    eprintln!(
+        "kmodel diff: {} scenario(s), {compared} line(s) compared, {differing} difference(s){note}",
+        scenarios.len() - skipped
+    );
     if differing > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }

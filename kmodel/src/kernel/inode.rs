@@ -119,23 +119,20 @@ impl Inode {
     }
 
     /// Write `len` bytes of page `src` from `src_offset` at `pos` through
-    /// the page cache, extending the file; a copy onto the source page
-    /// itself runs front to back on the live page, as Linux's does.
+    /// the page cache, extending the file. When the destination includes
+    /// the source page itself the copy runs front to back a byte at a time
+    /// on the live page, as the host's does.
     pub fn copy_from_page(&mut self, pages: &mut PageArena, pos: u64, src: PageId, src_offset: usize, len: usize) {
         if len == 0 {
             return;
         }
-        let mut done = 0;
-        while done < len {
-            let at = pos + done as u64;
-            let index = at / PAGE_SIZE as u64;
-            let offset = (at % PAGE_SIZE as u64) as usize;
-            let n = (len - done).min(PAGE_SIZE - offset);
-            let dst = self.materialise(pages, index);
-            super::mm::copy_page(pages, src, src_offset + done, dst, offset, n);
-            done += n;
-        }
-        self.size = self.size.max(pos + len as u64);
+        let first = pos / PAGE_SIZE as u64;
+        let last = (pos + len as u64 - 1) / PAGE_SIZE as u64;
+        let aliased = self.cache.range(first..=last).any(|(_, &p)| p == src);
+        let block = if aliased { 1 } else { len };
+        super::mm::copy_in_blocks(pages, src, src_offset, len, block, |pages, at, bytes| {
+            self.write_at(pages, pos + at as u64, bytes);
+        });
     }
 
     /// The page that backs file page `index` for a reader that takes a

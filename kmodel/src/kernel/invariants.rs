@@ -69,8 +69,8 @@ impl Kernel {
                 }
             }
         }
-        for (id, pipe) in &self.pipes {
-            let (r, w) = ends.get(id).copied().unwrap_or_default();
+        for (id, pipe) in self.pipes.iter() {
+            let (r, w) = ends.get(&id).copied().unwrap_or_default();
             if (pipe.readers, pipe.writers) != (r, w) {
                 return Err(InvariantError(format!(
                     "pipe {}: readers/writers {}/{} but {r}/{w} open ends",

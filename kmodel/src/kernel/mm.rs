@@ -117,27 +117,14 @@ impl UserBuffer {
     }
 
     /// The kernel copying `len` bytes of page `src` from `src_offset` into
-    /// this mapping at byte `start` (`copy_page_to_iter`), write-faulting
-    /// as [`store`](Self::store) does. Where the destination is the source
-    /// page itself the copy runs front to back on the live page, as
-    /// Linux's does.
+    /// this mapping at byte `start` (`copy_page_to_iter` → `copy_to_user`),
+    /// write-faulting as [`store`](Self::store) does. When the destination
+    /// includes the source page itself, the copy reads and writes live, in
+    /// blocks of [`COPY_TO_USER_BLOCK`] bytes, as the host's does.
     pub fn copy_from_page(&mut self, pages: &mut PageArena, start: usize, src: PageId, src_offset: usize, len: usize) {
-        let mut done = 0;
-        while done < len {
-            let pos = start + done;
-            let (index, offset) = (pos / PAGE_SIZE, pos % PAGE_SIZE);
-            let n = (len - done).min(PAGE_SIZE - offset);
-            let dst = match self.ptes[index] {
-                Pte::Page(p) => p,
-                Pte::None | Pte::Zero => {
-                    let p = pages.alloc(self.holder(index));
-                    self.ptes[index] = Pte::Page(p);
-                    p
-                }
-            };
-            copy_page(pages, src, src_offset + done, dst, offset, n);
-            done += n;
-        }
+        let aliased = Self::pieces(start, len).any(|(i, _, _)| self.ptes[i] == Pte::Page(src));
+        let block = if aliased { COPY_TO_USER_BLOCK } else { len };
+        copy_in_blocks(pages, src, src_offset, len, block, |pages, at, bytes| self.store(pages, start + at, bytes));
     }
 
     /// Drop every page reference (munmap).
@@ -167,18 +154,38 @@ impl UserBuffer {
     }
 }
 
-/// Copy `len` bytes from `src` at `src_offset` to `dst` at `dst_offset`:
-/// in place, front to back, when both are the same page; otherwise through a
-/// snapshot of the source bytes (distinct pages cannot overlap).
-pub fn copy_page(pages: &mut PageArena, src: PageId, src_offset: usize, dst: PageId, dst_offset: usize, len: usize) {
-    if src == dst {
-        pages.copy_within(src, src_offset, dst_offset, len);
-    } else if let page_refs::Content::Uniform(b) = *pages.content(src) {
-        pages.write(dst, dst_offset, Source::Fill { byte: b, len });
-    } else {
-        let mut tmp = Vec::with_capacity(len);
-        pages.read_into(src, src_offset, len, &mut tmp);
-        pages.write(dst, dst_offset, Source::Slice(&tmp));
+/// How `copy_to_user` moves bytes on x86-64, as observed on the host kernel
+/// (6.18) when source and destination overlap: blocks of 64 bytes from the
+/// start of the copy, each read whole before it is written. (Copies into
+/// the page cache behave as a byte-by-byte forward copy: blocks of 1.)
+pub const COPY_TO_USER_BLOCK: usize = 64;
+
+/// Copy `len` bytes of page `src` from `src_offset` through `write(pages,
+/// offset_in_copy, bytes)`, in blocks of `block` bytes, each read from the
+/// live page just before it is written: where the destination overlaps the
+/// source, later blocks read what earlier ones wrote, as a forward copy
+/// loop does.
+pub fn copy_in_blocks(
+    pages: &mut PageArena,
+    src: PageId,
+    src_offset: usize,
+    len: usize,
+    block: usize,
+    mut write: impl FnMut(&mut PageArena, usize, Source<'_>),
+) {
+    let block = block.max(1);
+    let mut tmp = Vec::new();
+    let mut done = 0;
+    while done < len {
+        let n = block.min(len - done);
+        if let page_refs::Content::Uniform(byte) = *pages.content(src) {
+            write(pages, done, Source::Fill { byte, len: n });
+        } else {
+            tmp.clear();
+            pages.read_into(src, src_offset + done, n, &mut tmp);
+            write(pages, done, Source::Slice(&tmp));
+        }
+        done += n;
     }
 }
 

@@ -18,6 +18,7 @@ mod invariants;
 mod mm;
 mod sys_rw;
 mod sys_splice;
+mod threaded;
 
 use std::collections::BTreeMap;
 
@@ -30,6 +31,7 @@ pub use inode::{FilePage, Inode, InodeId};
 pub use mm::{BufferId, Pte, UserBuffer, UserRange};
 pub use sys_rw::Fcntl;
 pub use sys_splice::SpliceFlags;
+pub use threaded::SharedKernel;
 
 /// The answer of a call that would sleep forever: in a single-threaded
 /// kernel nobody can wake it. Linux would hang; the scenario runner reports
@@ -81,7 +83,7 @@ impl Default for KernelConfig {
 #[derive(Clone, Debug)]
 pub struct Kernel {
     pub(crate) pages: PageArena,
-    pub(crate) pipes: BTreeMap<PipeId, PipeInodeInfo>,
+    pub(crate) pipes: PipeMap,
     pub(crate) inodes: BTreeMap<InodeId, Inode>,
     pub(crate) procs: BTreeMap<Pid, Process>,
     pub(crate) config: KernelConfig,
@@ -113,7 +115,7 @@ impl Kernel {
         vfs.namespaces.get_mut(&fs.ns).expect("the first namespace").users += 1;
         Kernel {
             pages,
-            pipes: BTreeMap::new(),
+            pipes: PipeMap::default(),
             inodes: BTreeMap::new(),
             procs,
             config,
@@ -293,11 +295,10 @@ impl Kernel {
         b: PipeId,
     ) -> (&mut PipeInodeInfo, &mut PipeInodeInfo, &mut PageArena) {
         assert_ne!(a, b, "two_pipes of one pipe");
-        let (lo, hi) = if a < b { (a, b) } else { (b, a) };
-        let mut range = self.pipes.range_mut(lo..=hi);
-        let first = range.next().expect("pipe exists").1;
-        let last = range.next_back().expect("pipe exists").1;
-        if a < b { (first, last, &mut self.pages) } else { (last, first, &mut self.pages) }
+        match self.pipes.slots.get_disjoint_mut([a.0 as usize, b.0 as usize]) {
+            Ok([Some(x), Some(y)]) => (x, y, &mut self.pages),
+            _ => panic!("two_pipes of pipes {} and {} that do not both exist", a.0, b.0),
+        }
     }
 
     /// The machine shuts down: every process exits (its descriptors close,
@@ -337,5 +338,50 @@ pub(crate) fn verify_area(pos: u64, count: u64) -> Result<(), Errno> {
         Err(Errno::EINVAL)
     } else {
         Ok(())
+    }
+}
+
+/// The pipes, indexed by id: ids are small and dense (one counter hands
+/// out every object id), so a vector beats a map on the syscall path.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PipeMap {
+    slots: Vec<Option<PipeInodeInfo>>,
+}
+
+impl PipeMap {
+    pub(crate) fn get(&self, id: &PipeId) -> Option<&PipeInodeInfo> {
+        self.slots.get(id.0 as usize)?.as_ref()
+    }
+
+    pub(crate) fn get_mut(&mut self, id: &PipeId) -> Option<&mut PipeInodeInfo> {
+        self.slots.get_mut(id.0 as usize)?.as_mut()
+    }
+
+    pub(crate) fn insert(&mut self, id: PipeId, pipe: PipeInodeInfo) {
+        let i = id.0 as usize;
+        if i >= self.slots.len() {
+            self.slots.resize_with(i + 1, || None);
+        }
+        self.slots[i] = Some(pipe);
+    }
+
+    pub(crate) fn remove(&mut self, id: &PipeId) -> Option<PipeInodeInfo> {
+        self.slots.get_mut(id.0 as usize)?.take()
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &PipeInodeInfo> {
+        self.slots.iter().flatten()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (PipeId, &PipeInodeInfo)> {
+        self.slots.iter().enumerate().filter_map(|(i, p)| p.as_ref().map(|p| (PipeId(i as u32), p)))
+    }
+}
+
+impl std::ops::Index<&PipeId> for PipeMap {
+    type Output = PipeInodeInfo;
+
+    fn index(&self, id: &PipeId) -> &PipeInodeInfo {
+        self.get(id).expect("pipe exists")
     }
 }

@@ -46,10 +46,7 @@ impl Kernel {
             FileKind::PipeRead(id) | FileKind::PipeWrite(id) => {
                 let Kernel { pipes, pages, .. } = self;
                 let pipe = pipes.get_mut(&id).expect("open pipe end without pipe");
-                let data = pipe.read(pages, len, file.nonblock).map_err(pipe_errno)?;
-                let n = data.len();
-                out.extend_from_slice(&data);
-                Ok(n)
+                pipe.read_into(pages, len, file.nonblock, out).map_err(pipe_errno)
             }
             FileKind::Regular(ino) => {
                 let n = self.inodes[&ino].read_at(&self.pages, file.pos, len, out);

@@ -1,7 +1,7 @@
 //! vmsplice, splice, tee and sendfile (fs/splice.c, fs/read_write.c).
 
 use page_refs::PAGE_SIZE;
-use pipe_buffer::{BufFlags, BufOrigin};
+use pipe_buffer::{BufFlags, BufOrigin, PIPE_DEF_BUFFERS};
 
 use super::file::{Fd, File, FileKind, PipeId};
 use super::inode::InodeId;
@@ -49,22 +49,31 @@ impl Kernel {
                 return Err(Errno::EFAULT);
             }
         }
-        // import_iovec: the total is capped at MAX_RW_COUNT.
-        let mut total = 0u64;
-        let mut ranges = Vec::with_capacity(iov.len());
-        for r in iov {
-            let len = (r.len as u64).min(MAX_RW_COUNT - total);
-            total += len;
-            ranges.push(UserRange { len: len as usize, ..*r });
-        }
-        if total == 0 {
-            return Ok(0);
-        }
+        // import_iovec: the total is capped at MAX_RW_COUNT. Only an iovec
+        // array that reaches the cap needs a capped copy.
+        let sum = iov.iter().try_fold(0u64, |t, r| t.checked_add(r.len as u64).filter(|&t| t <= MAX_RW_COUNT));
+        let capped: Vec<UserRange>;
+        let ranges: &[UserRange] = match sum {
+            Some(0) => return Ok(0),
+            Some(_) => iov,
+            None => {
+                let mut total = 0u64;
+                capped = iov
+                    .iter()
+                    .map(|r| {
+                        let len = (r.len as u64).min(MAX_RW_COUNT - total);
+                        total += len;
+                        UserRange { len: len as usize, ..*r }
+                    })
+                    .collect();
+                &capped
+            }
+        };
         let id = file.pipe().ok_or(Errno::EBADF)?;
         if file.writable {
-            self.vmsplice_to_pipe(pid, id, &ranges, flags)
+            self.vmsplice_to_pipe(pid, id, ranges, flags)
         } else {
-            self.vmsplice_to_user(pid, id, &ranges, flags)
+            self.vmsplice_to_user(pid, id, ranges, flags)
         }
     }
 
@@ -310,6 +319,11 @@ impl Kernel {
             Some(o) => {
                 let nonblock = output.nonblock;
                 self.pipes[&o].wait_for_space(nonblock).map_err(pipe_errno)?;
+                // vfs_splice_read answers 0 for a zero length before it
+                // looks for the input's ->splice_read.
+                if count == 0 {
+                    return Ok(0);
+                }
                 let ino = regular(&input)?;
                 self.splice_file_to_pipe(ino, pos, o, count, nonblock)?
             }
@@ -330,27 +344,40 @@ impl Kernel {
 
 impl Kernel {
     /// Copy up to `count` bytes of file `src` at `pos` into file `dst` at
-    /// `out_pos` (`splice_direct_to_actor`: the source's page-cache pages
-    /// are read live, piece by piece, so a copy within one page runs front
-    /// to back as on Linux). Stops at the source's end.
+    /// `out_pos`, as `splice_direct_to_actor` does: in rounds, each taking
+    /// the source's page pieces from the current position up to a pipe's
+    /// worth (16 slots) and the end of the file as it is when the round
+    /// starts, then writing them out from the live pages. So a copy of a
+    /// file onto its own end reads, in later rounds, what earlier rounds
+    /// appended, and a copy within one page runs front to back.
     fn copy_file_range_locked(&mut self, src: InodeId, pos: u64, dst: InodeId, out_pos: u64, count: usize) -> usize {
-        let size = self.inodes[&src].size;
-        if pos >= size {
-            return 0;
+        let mut total = 0usize;
+        while total < count {
+            let at = pos + total as u64;
+            let size = self.inodes[&src].size;
+            if at >= size {
+                break;
+            }
+            let mut left = ((count - total) as u64).min(size - at) as usize;
+            let mut round = Vec::with_capacity(PIPE_DEF_BUFFERS as usize);
+            let mut p = at;
+            while left > 0 && round.len() < PIPE_DEF_BUFFERS as usize {
+                let index = p / PAGE_SIZE as u64;
+                let offset = (p % PAGE_SIZE as u64) as usize;
+                let k = left.min(PAGE_SIZE - offset);
+                let Kernel { inodes, pages, .. } = self;
+                let page = inodes.get_mut(&src).expect("inode").page_for_read(pages, index);
+                round.push((page, offset, k));
+                p += k as u64;
+                left -= k;
+            }
+            for (page, offset, k) in round {
+                let Kernel { inodes, pages, .. } = self;
+                inodes.get_mut(&dst).expect("inode").copy_from_page(pages, out_pos + total as u64, page, offset, k);
+                total += k;
+            }
         }
-        let n = (count as u64).min(size - pos) as usize;
-        let mut done = 0;
-        while done < n {
-            let at = pos + done as u64;
-            let index = at / PAGE_SIZE as u64;
-            let offset = (at % PAGE_SIZE as u64) as usize;
-            let k = (n - done).min(PAGE_SIZE - offset);
-            let Kernel { inodes, pages, .. } = self;
-            let page = inodes.get_mut(&src).expect("inode").page_for_read(pages, index);
-            inodes.get_mut(&dst).expect("inode").copy_from_page(pages, out_pos + done as u64, page, offset, k);
-            done += k;
-        }
-        n
+        total
     }
 }
 

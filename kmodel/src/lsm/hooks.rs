@@ -24,7 +24,7 @@ macro_rules! lsm_hooks {
         /// A security module: one method per hook, each allowing by default
         /// (Linux's `struct security_hook_list` entries), plus notifications
         /// that cannot fail.
-        pub trait SecurityOps: std::fmt::Debug {
+        pub trait SecurityOps: std::fmt::Debug + Send {
             /// The module's name (`apparmor`, `selinux`, ...).
             fn name(&self) -> &'static str;
 
