@@ -8,11 +8,18 @@
 //! at a time through the [`scenario`] runner, which can drive the host
 //! kernel ([`linux`]) through the very same steps, so the two can be
 //! compared line by line.
+//!
+//! The [`vfs`] gives files names (dentries, hard links, symlinks, mounts,
+//! mount namespaces, chroot, credentials), and [`lsm`] is Linux's security
+//! hook table with a pathname module, a label module and a sandbox, so the
+//! 2006 argument between AppArmor and SELinux can be run and measured.
 
 pub mod cli;
 pub mod explore;
 pub mod kernel;
 pub mod linux;
+pub mod lsm;
 pub mod model;
 pub mod render;
 pub mod scenario;
+pub mod vfs;

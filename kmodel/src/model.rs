@@ -1,5 +1,6 @@
 //! The model backend: runs scenario steps on a [`Kernel`].
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use page_refs::{Holder, HolderKind, PAGE_SIZE, Source, Stamp};
@@ -10,9 +11,12 @@ use crate::kernel::{
     BLOCKED, BufferId, Errno, Fcntl, Fd, InodeId, Kernel, KernelConfig, Pid, PipeId, Pte, SendFlags, SpliceFlags,
     UserRange,
 };
+use crate::lsm::Era;
 use crate::scenario::{
-    Backend, BackendError, End, Expectation, FcntlCmd, ObjKind, Op, Outcome, Range, Scenario, Step, StepResult,
+    Access, Backend, BackendError, End, Expectation, FcntlCmd, HookEra, ObjKind, Op, Outcome, Range, Scenario, Step,
+    StepResult,
 };
+use crate::vfs::OpenMode;
 
 /// A descriptor number that is never open: operations on a closed name
 /// pass it, so the kernel answers exactly as it does for a closed
@@ -57,6 +61,8 @@ pub struct ModelBackend {
     kernel: Kernel,
     pid: Pid,
     handles: Vec<Option<Handle>>,
+    /// The scenario's processes by name (`init` is the first).
+    processes: HashMap<String, Pid>,
     /// Check the page invariants after every step.
     check_each_step: bool,
 }
@@ -64,16 +70,32 @@ pub struct ModelBackend {
 impl ModelBackend {
     /// A fresh kernel with `config`; invariants are checked after every step.
     pub fn new(config: KernelConfig) -> Self {
-        let kernel = Kernel::new(config);
+        Self::with_kernel(Kernel::new(config))
+    }
+
+    /// Run on `kernel` (for instance one with security modules registered).
+    pub fn with_kernel(kernel: Kernel) -> Self {
         let pid = kernel.init_pid();
+        let processes = HashMap::from([("init".to_owned(), pid)]);
         ModelBackend {
             partial: Default::default(),
             partial_recv: Default::default(),
+            processes,
             kernel,
             pid,
             handles: Vec::new(),
             check_each_step: true,
         }
+    }
+
+    /// The kernel, to register security modules or change tunables.
+    pub fn kernel_mut(&mut self) -> &mut Kernel {
+        &mut self.kernel
+    }
+
+    /// The process running now.
+    pub fn current(&self) -> Pid {
+        self.pid
     }
 
     /// Turn the per-step invariant check off (benchmarks, long runs).
@@ -202,6 +224,8 @@ impl ModelBackend {
                     Err(e) => (Handle::Failed, Outcome::Err(e)),
                 }
             }
+            // Declared by `open`, which makes its handle itself.
+            ObjKind::Opened => (Handle::Failed, Outcome::Err(Errno::EBADF)),
         };
         if self.handles.len() <= id.0 {
             self.handles.resize(id.0 + 1, None);
@@ -344,6 +368,78 @@ impl ModelBackend {
                 }
             }
             Op::ExpectIntact { fd } => self.expect_intact(scenario, *fd),
+            Op::Mkdir { path, mode } => unit(self.kernel.mkdir(pid, path, *mode)),
+            Op::Rmdir { path } => unit(self.kernel.rmdir(pid, path)),
+            Op::Create { path } => unit(self.kernel.create(pid, path)),
+            Op::Link { old, new } => unit(self.kernel.link(pid, old, new)),
+            Op::Symlink { target, new } => unit(self.kernel.symlink(pid, target, new)),
+            Op::Rename { old, new } => unit(self.kernel.rename(pid, old, new)),
+            Op::Unlink { path } => unit(self.kernel.unlink(pid, path)),
+            Op::Open { name, path, access } => self.open(*name, path, *access),
+            Op::Stat { path } => match self.kernel.stat(pid, path) {
+                Ok(st) => Outcome::Text(st.to_string()),
+                Err(e) => Outcome::Err(e),
+            },
+            Op::Chmod { path, mode } => unit(self.kernel.chmod(pid, path, *mode)),
+            Op::Truncate { path, len } => unit(self.kernel.truncate(pid, path, *len)),
+            Op::Chown { path, uid, gid } => unit(self.kernel.chown(pid, path, *uid, *gid)),
+            Op::Chdir { path } => unit(self.kernel.chdir(pid, path)),
+            Op::Bind { src, dst } => unit(self.kernel.bind_mount(pid, src, dst)),
+            Op::Unshare => unit(self.kernel.unshare_mount(pid)),
+            Op::Chroot { path } => unit(self.kernel.chroot(pid, path)),
+            Op::Setuid { uid, gid } => unit(self.kernel.setuid(pid, *uid, *gid)),
+            Op::Exec { path } => unit(self.kernel.exec(pid, path)),
+            Op::Process { name } => match self.processes.get(name) {
+                Some(&p) => {
+                    self.pid = p;
+                    Outcome::Ok
+                }
+                None => match self.kernel.fork(pid) {
+                    Ok(child) => {
+                        // The scenario names the new process's program.
+                        let _ = self.kernel.set_comm(child, name);
+                        self.processes.insert(name.clone(), child);
+                        self.pid = child;
+                        Outcome::Ok
+                    }
+                    Err(e) => Outcome::Err(e),
+                },
+            },
+            Op::Policy { module, file, text, .. } => unit(self.kernel.load_policy(pid, *module, file, text)),
+            Op::Restorecon { path } => unit(self.kernel.restorecon(pid, path)),
+            Op::Label { path: Some(path) } => match self.kernel.security_context(pid, Some(path)) {
+                Ok(c) => Outcome::Text(c.to_string()),
+                Err(e) => Outcome::Err(e),
+            },
+            Op::Label { path: None } => {
+                let mut s = format!("apparmor {}", self.kernel.apparmor_profile(pid));
+                if let Ok(c) = self.kernel.security_context(pid, None) {
+                    let _ = write!(s, " | selinux {c}");
+                }
+                let _ = write!(s, " | uid {}", self.kernel.process(pid).map_or(0, |p| p.cred.uid));
+                Outcome::Text(s)
+            }
+            Op::Hooks { era } => {
+                self.kernel.lsm_mut().set_era(match era {
+                    HookEra::Y2006 => Era::Y2006,
+                    HookEra::Today => Era::Today,
+                });
+                Outcome::Ok
+            }
+            Op::Audit => {
+                let lines = self.kernel.lsm_mut().take_new_audit();
+                if lines.is_empty() {
+                    Outcome::Text("no new audit records".into())
+                } else {
+                    let n = lines.len();
+                    let mut s = format!("{n} record{}", if n == 1 { "" } else { "s" });
+                    for l in lines {
+                        s.push_str("\n    ");
+                        s.push_str(l);
+                    }
+                    Outcome::Text(s)
+                }
+            }
         })
     }
 
@@ -367,6 +463,52 @@ impl ModelBackend {
                 a.bytes, a.first, a.end
             ))
         }
+    }
+
+    /// `open NAME PATH MODE`: the name becomes a descriptor (or, if the
+    /// open fails, a name every use of which answers `EBADF`).
+    fn open(&mut self, name: crate::scenario::ObjId, path: &str, access: Access) -> Outcome {
+        let mode = match access {
+            Access::Read => OpenMode::Read,
+            Access::Write => OpenMode::Write,
+            Access::ReadWrite => OpenMode::ReadWrite,
+        };
+        let (handle, outcome) = match self.kernel.open(self.pid, path, mode) {
+            Ok(fd) => {
+                let ino = match self.kernel.process(self.pid).and_then(|p| p.fds.get(fd)).map(|f| f.kind) {
+                    Some(crate::kernel::FileKind::Regular(ino) | crate::kernel::FileKind::Directory(ino)) => ino,
+                    _ => unreachable!("open installs a file or a directory"),
+                };
+                (Handle::File { ino, fd: Some(fd) }, Outcome::Ok)
+            }
+            Err(e) => (Handle::Failed, Outcome::Err(e)),
+        };
+        if self.handles.len() <= name.0 {
+            self.handles.resize(name.0 + 1, None);
+        }
+        self.handles[name.0] = Some(handle);
+        outcome
+    }
+
+    /// With several security modules stacked, the stack stops at the first
+    /// hook that denies, so a later module may never see the check it
+    /// would have made. To show every module's own decision side by side,
+    /// run the step on a copy of the machine with each module alone.
+    fn each_module_alone(&self, scenario: &Scenario, step: &Step) -> Option<Vec<String>> {
+        let names = self.kernel.lsm().names();
+        if names.len() < 2 || matches!(step.op, Op::Audit | Op::Process { .. } | Op::Label { .. }) {
+            return None;
+        }
+        let mut parts = Vec::new();
+        for name in names {
+            let mut b = self.clone();
+            b.check_each_step = false;
+            b.kernel.lsm_mut().keep_only(name);
+            b.kernel.lsm_mut().begin_op();
+            let _ = b.exec(scenario, step.line, &step.op);
+            parts.push(format!("{name} {}", b.kernel.lsm().op_verdict(name).unwrap_or_else(|| "-".into())));
+        }
+        Some(parts)
     }
 
     /// After a successful close, the name refers to a closed descriptor.
@@ -524,9 +666,25 @@ impl Backend for ModelBackend {
 
     fn step(&mut self, scenario: &Scenario, step: &Step) -> Result<StepResult, BackendError> {
         self.kernel.set_stamp(Stamp { step: step.line as u32, time_ns: 0 });
+        let alone = self.each_module_alone(scenario, step);
+        self.kernel.lsm_mut().begin_op();
         let outcome = match self.exec(scenario, step.line, &step.op) {
             Ok(o) => o,
             Err(e) => Outcome::Err(e),
+        };
+        let summary = match alone {
+            Some(mut parts) if self.kernel.lsm().op_summary().is_some() => {
+                let (r, w) = self.kernel.lsm().op_cost();
+                if r > 0 {
+                    parts.push(format!("names built {r} ({w} dentries)"));
+                }
+                Some(parts.join(" | "))
+            }
+            _ => self.kernel.lsm().op_summary(),
+        };
+        let outcome = match summary {
+            Some(modules) if !matches!(step.op, Op::Audit) => Outcome::Decided(Box::new(outcome), modules),
+            _ => outcome,
         };
         if self.check_each_step {
             self.kernel
@@ -535,6 +693,7 @@ impl Backend for ModelBackend {
         }
         Ok(match outcome {
             Outcome::Err(e) if e == BLOCKED => StepResult::Blocked,
+            Outcome::Decided(o, _) if *o == Outcome::Err(BLOCKED) => StepResult::Blocked,
             o => StepResult::Done(o),
         })
     }
@@ -545,6 +704,14 @@ impl Backend for ModelBackend {
 
     fn finish(&mut self) -> Result<(), BackendError> {
         self.kernel.teardown_and_check().map_err(|e| BackendError(format!("at teardown: {e}")))
+    }
+}
+
+/// The outcome of a syscall that answers 0 on success.
+fn unit(r: Result<usize, Errno>) -> Outcome {
+    match r {
+        Ok(_) => Outcome::Ok,
+        Err(e) => Outcome::Err(e),
     }
 }
 

@@ -65,7 +65,9 @@ fn load_cases(problems: &mut Vec<String>) -> Vec<Case> {
                 continue;
             }
         };
-        let scenario = match scenario::parse(&format!("{name}.scenario"), &text) {
+        let scenario = match scenario::parse(&format!("{name}.scenario"), &text)
+            .and_then(|mut s| scenario::load_policies(&mut s, &corpus_dir()).map(|()| s))
+        {
             Ok(s) => s,
             Err(e) => {
                 problems.push(format!("{name}: does not parse: {e}"));

@@ -37,6 +37,32 @@ advance 1s
 advance 250us
 advance 7
 close q.w
+mkdir /etc 755
+create /etc/passwd
+open pw /etc/passwd rw
+read pw 10
+link /etc/passwd /etc/p2
+symlink ../etc/passwd rel
+rename /etc/p2 /etc/p3
+unlink /etc/p3
+stat /etc
+chmod /etc/passwd 0644
+chown /etc/passwd 0 0
+truncate /etc/passwd 1p
+rmdir /etc
+chdir /
+bind /etc /mnt
+unshare mount
+chroot /jail
+setuid 1000 1000
+hooks 2006
+policy apparmor x.profile
+restorecon /etc
+label /etc/passwd
+label
+audit
+process other
+exec /usr/bin/x
 ";
 
 /// Characters a mutation may put in: the format's own punctuation, digits,
@@ -253,8 +279,9 @@ impl Arbitrary for Soup {
 #[test]
 fn the_valid_scenario_parses() {
     let s = parse(FILE, VALID).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(s.objects.len(), 5);
-    assert_eq!(s.steps.len(), 28);
+    // The objects, plus the descriptor `open` declares.
+    assert_eq!(s.objects.len(), 6);
+    assert_eq!(s.steps.len(), 54);
     assert!(scenario_is_sound(&s, VALID.split('\n').count()));
 }
 

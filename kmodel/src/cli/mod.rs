@@ -114,7 +114,10 @@ pub enum On {
 pub fn load(path: &Path) -> Result<Scenario, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
     let text = String::from_utf8_lossy(&bytes);
-    scenario::parse(&path.display().to_string(), &text).map_err(|e| e.to_string())
+    let mut s = scenario::parse(&path.display().to_string(), &text).map_err(|e| e.to_string())?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    scenario::load_policies(&mut s, dir).map_err(|e| e.to_string())?;
+    Ok(s)
 }
 
 /// The model's configuration matched to the host, so that `diff` compares

@@ -1,6 +1,7 @@
 //! Open files and descriptor tables.
 
 use super::inode::InodeId;
+use crate::vfs::OpenPath;
 
 /// Identifies a pipe; also the `object` of its slots' page references.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -21,6 +22,8 @@ pub enum FileKind {
     Regular(InodeId),
     /// One end of a TCP connection (`tcp_sim` endpoint).
     Socket(tcp_sim::SockId),
+    /// A directory opened by name (read-only; reads answer `EISDIR`).
+    Directory(InodeId),
 }
 
 /// Models the parts of `struct file` that the syscalls look at.
@@ -36,6 +39,9 @@ pub struct File {
     pub nonblock: bool,
     /// `f_pos`.
     pub pos: u64,
+    /// `f_path`, for a file opened by name (`None` for pipes and the
+    /// scenario's `file` objects, which have no name in the model's tree).
+    pub path: Option<OpenPath>,
 }
 
 impl File {
@@ -43,7 +49,7 @@ impl File {
     pub fn pipe(&self) -> Option<PipeId> {
         match self.kind {
             FileKind::PipeRead(p) | FileKind::PipeWrite(p) => Some(p),
-            FileKind::Regular(_) | FileKind::Socket(_) => None,
+            FileKind::Regular(_) | FileKind::Socket(_) | FileKind::Directory(_) => None,
         }
     }
 
@@ -58,7 +64,7 @@ impl File {
     /// Whether pread/pwrite and explicit offsets work (`FMODE_PREAD` /
     /// `FMODE_PWRITE`): regular files yes, pipes no.
     pub fn seekable(&self) -> bool {
-        matches!(self.kind, FileKind::Regular(_))
+        matches!(self.kind, FileKind::Regular(_) | FileKind::Directory(_))
     }
 }
 
@@ -96,6 +102,15 @@ impl FdTable {
     /// The open file behind `fd`, mutable.
     pub fn get_mut(&mut self, fd: Fd) -> Option<&mut File> {
         self.files.get_mut(Self::index(fd)?)?.as_mut()
+    }
+
+    /// Install `file` at `fd` (a forked child's copy of its parent's table).
+    pub fn install_at(&mut self, fd: Fd, file: File) {
+        let Some(i) = Self::index(fd) else { return };
+        if self.files.len() <= i {
+            self.files.resize(i + 1, None);
+        }
+        self.files[i] = Some(file);
     }
 
     /// Remove `fd` from the table.

@@ -150,6 +150,26 @@ impl Inode {
         self.cache.iter().map(|(&i, &p)| (i, p))
     }
 
+    /// `truncate_setsize`: the file becomes `len` bytes long. Pages wholly
+    /// past the end leave the page cache; the rest of a partial last page
+    /// is zeroed (so growing the file later reads zeros there, as
+    /// `truncate_pagecache` ensures).
+    pub fn truncate(&mut self, pages: &mut PageArena, len: u64) {
+        let keep = len.div_ceil(PAGE_SIZE as u64);
+        let gone: Vec<u64> = self.cache.range(keep..).map(|(&i, _)| i).collect();
+        for index in gone {
+            let p = self.cache.remove(&index).expect("listed");
+            pages.put(p, self.holder(index));
+        }
+        self.initial_pages = self.initial_pages.min(keep);
+        let tail = (len % PAGE_SIZE as u64) as usize;
+        if len < self.size && tail != 0 && self.page(len / PAGE_SIZE as u64) != FilePage::Hole {
+            let page = self.materialise(pages, len / PAGE_SIZE as u64);
+            pages.write(page, tail, Source::Fill { byte: 0, len: PAGE_SIZE - tail });
+        }
+        self.size = len;
+    }
+
     /// Drop the page cache (the file is removed).
     pub fn evict(&mut self, pages: &mut PageArena) {
         for (index, p) in std::mem::take(&mut self.cache) {

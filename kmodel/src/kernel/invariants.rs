@@ -69,7 +69,7 @@ impl Kernel {
                 match f.kind {
                     super::FileKind::PipeRead(p) => ends.entry(p).or_default().0 += 1,
                     super::FileKind::PipeWrite(p) => ends.entry(p).or_default().1 += 1,
-                    super::FileKind::Regular(_) => {}
+                    super::FileKind::Regular(_) | super::FileKind::Directory(_) => {}
                     super::FileKind::Socket(s) => {
                         if !self.net.exists(s) {
                             return Err(InvariantError(format!(
@@ -90,7 +90,7 @@ impl Kernel {
                 )));
             }
         }
-        Ok(())
+        self.check_vfs_invariants().map_err(InvariantError)
     }
 
     /// Tear down and check that nothing is left but the zero page.

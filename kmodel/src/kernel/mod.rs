@@ -44,13 +44,22 @@ pub const BLOCKED: Errno = Errno::EDEADLK;
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Pid(pub u32);
 
-/// A process: its descriptors and its user mappings.
+/// A process: its descriptors, its user mappings, its credentials and its
+/// view of the filesystem.
 #[derive(Clone, Debug, Default)]
 pub struct Process {
     /// The descriptor table.
     pub fds: FdTable,
     /// The anonymous mappings, by id.
     pub mm: BTreeMap<BufferId, UserBuffer>,
+    /// Credentials (uid, gid, groups).
+    pub cred: crate::vfs::Cred,
+    /// Root, working directory, umask and mount namespace.
+    pub fs: crate::vfs::FsStruct,
+    /// `comm`: the program's name (set by exec).
+    pub comm: String,
+    /// The path of the program it runs, as exec was given it.
+    pub exe: Option<String>,
 }
 
 /// Tunables that Linux reads from the system or the caller's credentials.
@@ -82,6 +91,10 @@ pub struct Kernel {
     pub(crate) config: KernelConfig,
     /// Every TCP endpoint and link, and simulated time.
     pub(crate) net: tcp_sim::Network,
+    /// Inodes, dentries, mounts, namespaces.
+    pub(crate) vfs: crate::vfs::Vfs,
+    /// The security modules.
+    pub(crate) lsm: crate::lsm::Lsm,
     next_id: u32,
 }
 
@@ -96,7 +109,14 @@ impl Kernel {
     pub fn new(config: KernelConfig) -> Self {
         let pages = if config.event_log { PageArena::new() } else { PageArena::without_log() };
         let mut procs = BTreeMap::new();
-        procs.insert(Pid(1), Process::default());
+        procs.insert(Pid(1), Process { comm: "init".into(), ..Process::default() });
+        let mut vfs = crate::vfs::Vfs::new();
+        // The first process's root and working directory, in the first
+        // namespace.
+        let fs = crate::vfs::FsStruct::default();
+        vfs.path_get(fs.root);
+        vfs.path_get(fs.pwd);
+        vfs.namespaces.get_mut(&fs.ns).expect("the first namespace").users += 1;
         Kernel {
             pages,
             pipes: PipeMap::default(),
@@ -104,6 +124,8 @@ impl Kernel {
             procs,
             config,
             net: tcp_sim::Network::new(),
+            vfs,
+            lsm: crate::lsm::Lsm::default(),
             next_id: 1,
         }
     }
@@ -144,7 +166,27 @@ impl Kernel {
         self.procs.get(&pid)
     }
 
-    fn fresh_id(&mut self) -> u32 {
+    /// The VFS (read-only).
+    pub fn vfs(&self) -> &crate::vfs::Vfs {
+        &self.vfs
+    }
+
+    /// The VFS, to set its tunables (`protected_hardlinks`).
+    pub fn vfs_mut(&mut self) -> &mut crate::vfs::Vfs {
+        &mut self.vfs
+    }
+
+    /// The security modules.
+    pub fn lsm(&self) -> &crate::lsm::Lsm {
+        &self.lsm
+    }
+
+    /// The security modules, to register one or load a policy.
+    pub fn lsm_mut(&mut self) -> &mut crate::lsm::Lsm {
+        &mut self.lsm
+    }
+
+    pub(crate) fn fresh_id(&mut self) -> u32 {
         let id = self.next_id;
         self.next_id += 1;
         id
@@ -182,6 +224,7 @@ impl Kernel {
             writable: false,
             nonblock: false,
             pos: 0,
+            path: None,
         });
         let w = fds.install(File {
             kind: FileKind::PipeWrite(id),
@@ -189,6 +232,7 @@ impl Kernel {
             writable: true,
             nonblock: false,
             pos: 0,
+            path: None,
         });
         Ok((r, w))
     }
@@ -198,6 +242,7 @@ impl Kernel {
     /// # Errors
     /// `EINVAL` for 0 pages, `ENOMEM` above [`KernelConfig::max_map_pages`].
     pub fn mmap_anon(&mut self, pid: Pid, pages: u64) -> Result<BufferId, Errno> {
+        self.security().mmap_file(pid, None)?;
         if pages == 0 {
             return Err(Errno::EINVAL);
         }
@@ -222,9 +267,12 @@ impl Kernel {
         }
         self.proc_ref(pid)?;
         let id = InodeId(self.fresh_id());
+        let file =
+            File { kind: FileKind::Regular(id), readable: true, writable: true, nonblock: false, pos: 0, path: None };
+        self.security().file_open(pid, &file)?;
         self.inodes.insert(id, Inode::new(id, pages, byte));
         let fds = &mut self.proc_mut(pid)?.fds;
-        Ok(fds.install(File { kind: FileKind::Regular(id), readable: true, writable: true, nonblock: false, pos: 0 }))
+        Ok(fds.install(file))
     }
 
     /// A user store of `len` copies of `byte` at `range` (the program
@@ -259,25 +307,19 @@ impl Kernel {
         }
     }
 
-    /// Close everything and unmap everything: the machine shuts down.
-    /// Afterwards only the zero page may remain.
+    /// The machine shuts down: every process exits (its descriptors close,
+    /// its memory is unmapped, it leaves its namespace) and the filesystem
+    /// goes away. Afterwards only the zero page may remain.
     pub fn teardown(&mut self) {
         let pids: Vec<Pid> = self.procs.keys().copied().collect();
         for pid in pids {
-            let fds: Vec<Fd> = self.procs[&pid].fds.iter().map(|(fd, _)| fd).collect();
-            for fd in fds {
-                let _ = self.close(pid, fd);
-            }
-            let Kernel { pages, procs, .. } = self;
-            for buf in procs.get_mut(&pid).expect("pid listed").mm.values_mut() {
-                buf.unmap(pages);
-            }
-            procs.get_mut(&pid).expect("pid listed").mm.clear();
+            self.exit(pid);
         }
         // Closed sockets finish sending (FIN, last ACKs); whatever cannot
         // finish is reset.
         self.net.settle(&mut self.pages);
         self.net.abort_all(&mut self.pages);
+        self.kill_sb();
         let Kernel { pages, inodes, .. } = self;
         for inode in inodes.values_mut() {
             inode.evict(pages);

@@ -54,7 +54,8 @@ impl Kernel {
         self.proc_ref(pid)?;
         let (a, b) = self.net.connect(mode);
         let fds = &mut self.proc_mut(pid)?.fds;
-        let file = |s| File { kind: FileKind::Socket(s), readable: true, writable: true, nonblock: false, pos: 0 };
+        let file =
+            |s| File { kind: FileKind::Socket(s), readable: true, writable: true, nonblock: false, pos: 0, path: None };
         Ok((fds.install(file(a)), fds.install(file(b))))
     }
 

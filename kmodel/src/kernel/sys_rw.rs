@@ -5,6 +5,7 @@ use page_refs::Source;
 
 use super::file::{Fd, FileKind};
 use super::{Errno, Kernel, MAX_RW_COUNT, Pid, pipe_errno, verify_area};
+use crate::vfs::Mask;
 
 /// The fcntl commands the model knows.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -36,14 +37,18 @@ impl Kernel {
             return Err(Errno::EBADF);
         }
         let len = len.min(MAX_RW_COUNT) as usize;
+        if file.seekable() {
+            verify_area(file.pos, len as u64)?;
+        }
+        self.security().file_permission(pid, &file, Mask::READ)?;
         match file.kind {
+            FileKind::Directory(_) => Err(Errno::EISDIR),
             FileKind::PipeRead(id) | FileKind::PipeWrite(id) => {
                 let Kernel { pipes, pages, .. } = self;
                 let pipe = pipes.get_mut(&id).expect("open pipe end without pipe");
                 pipe.read_into(pages, len, file.nonblock, out).map_err(pipe_errno)
             }
             FileKind::Regular(ino) => {
-                verify_area(file.pos, len as u64)?;
                 let n = self.inodes[&ino].read_at(&self.pages, file.pos, len, out);
                 self.file_mut(pid, fd)?.pos += n as u64;
                 Ok(n)
@@ -74,6 +79,10 @@ impl Kernel {
             return Err((Errno::EBADF, 0));
         }
         let src = cap(src);
+        if file.seekable() {
+            verify_area(file.pos, src.len() as u64).map_err(|e| (e, 0))?;
+        }
+        self.security().file_permission(pid, &file, Mask::WRITE).map_err(|e| (e, 0))?;
         match file.kind {
             FileKind::PipeRead(id) | FileKind::PipeWrite(id) => {
                 let Kernel { pipes, pages, .. } = self;
@@ -86,8 +95,8 @@ impl Kernel {
                     (pipe_errno(e), done)
                 })
             }
+            FileKind::Directory(_) => unreachable!("directories are never open for writing"),
             FileKind::Regular(ino) => {
-                verify_area(file.pos, src.len() as u64).map_err(|e| (e, 0))?;
                 let Kernel { inodes, pages, .. } = self;
                 let n = inodes.get_mut(&ino).expect("open file without inode").write_at(pages, file.pos, src);
                 self.file_mut(pid, fd).map_err(|e| (e, 0))?.pos += n as u64;
@@ -114,8 +123,9 @@ impl Kernel {
             return Err(Errno::EBADF);
         }
         verify_area(offset, src.len() as u64)?;
+        self.security().file_permission(pid, &file, Mask::WRITE)?;
         let src = cap(src);
-        let FileKind::Regular(ino) = file.kind else { unreachable!("seekable files are regular") };
+        let FileKind::Regular(ino) = file.kind else { unreachable!("writable seekable files are regular") };
         let Kernel { inodes, pages, .. } = self;
         Ok(inodes.get_mut(&ino).expect("open file without inode").write_at(pages, offset, src))
     }
@@ -127,6 +137,7 @@ impl Kernel {
     /// [`pipe_buffer::PipeInodeInfo::set_size`] answers.
     pub fn fcntl(&mut self, pid: Pid, fd: Fd, cmd: Fcntl) -> Result<usize, Errno> {
         let file = self.file(pid, fd)?;
+        self.security().file_fcntl(pid, &file)?;
         match cmd {
             Fcntl::GetNonblock => return Ok(usize::from(file.nonblock)),
             Fcntl::SetNonblock(on) => {
@@ -168,6 +179,14 @@ impl Kernel {
             if pipe.readers == 0 && pipe.writers == 0 {
                 let mut pipe = self.pipes.remove(&id).expect("just looked up");
                 pipe.release_all(&mut self.pages);
+            }
+        }
+        if let Some(op) = file.path {
+            // The last descriptor of this open file (a fork shares it).
+            let shared = self.procs.values().any(|p| p.fds.iter().any(|(_, f)| f.path.is_some_and(|o| o.id == op.id)));
+            if !shared {
+                self.lsm.file_free(&file);
+                self.path_put(op.path);
             }
         }
         Ok(0)

@@ -7,6 +7,7 @@ use super::file::{Fd, File, FileKind, PipeId};
 use super::inode::InodeId;
 use super::mm::{UserBuffer, UserRange};
 use super::{Errno, Kernel, MAX_RW_COUNT, Pid, pipe_errno, verify_area};
+use crate::vfs::Mask;
 
 /// `UIO_MAXIOV`: the most iovecs one call takes.
 const UIO_MAXIOV: usize = 1024;
@@ -187,6 +188,7 @@ impl Kernel {
                 let FileKind::Regular(ino) = output.kind else { unreachable!("not a pipe nor a socket: regular") };
                 let pos = off_out.as_deref().copied().unwrap_or(output.pos);
                 verify_area(pos, len as u64)?;
+                self.security().file_permission(pid, &output, Mask::WRITE)?;
                 let nonblock = flags.nonblock || input.nonblock;
                 let Kernel { pipes, pages, inodes, .. } = self;
                 let inode = inodes.get_mut(&ino).expect("inode");
@@ -210,9 +212,11 @@ impl Kernel {
                     let nonblock = flags.nonblock || input.nonblock || output.nonblock;
                     return self.splice_socket_to_pipe(s, o, len, nonblock);
                 }
-                let FileKind::Regular(ino) = input.kind else { unreachable!("not a pipe nor a socket: regular") };
                 let pos = off_in.as_deref().copied().unwrap_or(input.pos);
                 verify_area(pos, len as u64)?;
+                self.security().file_permission(pid, &input, Mask::READ)?;
+                // A directory has no splice_read.
+                let ino = regular(&input)?;
                 let nonblock = flags.nonblock || output.nonblock;
                 let n = self.splice_file_to_pipe(ino, pos, o, len, nonblock)?;
                 self.advance(pid, fd_in, off_in, pos, n)?;
@@ -320,6 +324,7 @@ impl Kernel {
         }
         let pos = offset.as_deref().copied().unwrap_or(input.pos);
         verify_area(pos, count)?;
+        self.security().file_permission(pid, &input, Mask::READ)?;
         let count = count.min(MAX_RW_COUNT) as usize;
         let output = self.file(pid, fd_out)?;
         if !output.writable {
@@ -347,6 +352,7 @@ impl Kernel {
             }
             (None, _) => {
                 verify_area(output.pos, count as u64)?;
+                self.security().file_permission(pid, &output, Mask::WRITE)?;
                 let ino = regular(&input)?;
                 let out_ino = regular(&output)?;
                 let n = self.copy_file_range_locked(ino, pos, out_ino, output.pos, count);

@@ -13,6 +13,7 @@
 
 mod memory;
 mod objects;
+mod vfs;
 mod watchdog;
 
 #[cfg(test)]
@@ -31,7 +32,8 @@ use watchdog::Watchdog;
 
 use crate::kernel::{Errno, MAX_RW_COUNT};
 use crate::scenario::{
-    Backend, BackendError, End, FcntlCmd, Fd, FdArg, ObjId, ObjKind, Op, Outcome, Range, Scenario, Step, StepResult,
+    Access, Backend, BackendError, End, FcntlCmd, Fd, FdArg, ObjId, ObjKind, Op, Outcome, Range, Scenario, Step,
+    StepResult,
 };
 
 /// How the host backend runs.
@@ -68,8 +70,11 @@ pub struct LinuxBackend {
     buffers: HashMap<ObjId, BufState>,
     /// The source bytes of the last write/pwrite, kept for the next one.
     source: Option<Source>,
-    /// Created at the first `file`.
+    /// Created at the first `file` or name operation.
     tmp: Option<TempDir>,
+    /// The worker rooted in the scenario's `/`, started at the first name
+    /// operation.
+    fs: Option<vfs::Worker>,
     watchdog: Watchdog,
 }
 
@@ -84,7 +89,15 @@ impl LinuxBackend {
     /// The host refused the signal handlers or too many backends exist.
     pub fn new(options: LinuxOptions) -> Result<Self, BackendError> {
         let watchdog = Watchdog::new(options.block_timeout)?;
-        Ok(LinuxBackend { options, fds: HashMap::new(), buffers: HashMap::new(), source: None, tmp: None, watchdog })
+        Ok(LinuxBackend {
+            options,
+            fds: HashMap::new(),
+            buffers: HashMap::new(),
+            source: None,
+            tmp: None,
+            fs: None,
+            watchdog,
+        })
     }
 
     /// The descriptor number to pass for `fd`: `-1` if it is closed.
@@ -143,6 +156,28 @@ impl LinuxBackend {
         Ok(self.source.insert(s).ptr())
     }
 
+    /// The run's temporary directory, created if needed.
+    fn tmp_dir(&mut self) -> Result<&std::path::Path, BackendError> {
+        if self.tmp.is_none() {
+            self.tmp = Some(TempDir::new(self.options.tmp_parent.as_deref())?);
+        }
+        self.tmp.as_ref().map(TempDir::path).ok_or_else(|| BackendError("no temporary directory".into()))
+    }
+
+    /// Run `f` on the worker rooted in the scenario's `/`.
+    fn in_root<R: Send + 'static>(&mut self, f: impl FnOnce() -> R + Send + 'static) -> Result<R, BackendError> {
+        if self.fs.is_none() {
+            let root = vfs::root_dir(self.tmp_dir()?)?;
+            self.fs = Some(vfs::Worker::new(&root)?);
+        }
+        self.fs.as_ref().ok_or_else(|| BackendError("no filesystem worker".into()))?.run(f)
+    }
+
+    /// A name operation answering nothing on success.
+    fn name_op(&mut self, f: impl FnOnce() -> Result<(), Errno> + Send + 'static) -> Result<StepResult, BackendError> {
+        Ok(StepResult::Done(Outcome::from_unit(self.in_root(f)?)))
+    }
+
     fn declare(&mut self, scenario: &Scenario, id: ObjId) -> Result<StepResult, BackendError> {
         let obj = scenario.objects.get(id.0).ok_or_else(|| BackendError(format!("no object #{}", id.0)))?;
         let r = match obj.kind {
@@ -160,13 +195,10 @@ impl LinuxBackend {
                 self.fds.insert((id, End::Tx), tx);
                 self.fds.insert((id, End::Rx), rx);
             }),
+            // Declared by `open`, which runs the call itself.
+            ObjKind::Opened => Err(Errno::EBADF),
             ObjKind::File { pages, byte } => {
-                if self.tmp.is_none() {
-                    self.tmp = Some(TempDir::new(self.options.tmp_parent.as_deref())?);
-                }
-                let Some(dir) = self.tmp.as_ref().map(TempDir::path) else {
-                    return Err(BackendError("no temporary directory".into()));
-                };
+                let dir = self.tmp_dir()?;
                 // The parser only allows [a-z][a-z0-9_]* names; keep any
                 // other (hand-built) name from escaping the directory.
                 let safe: String =
@@ -454,6 +486,7 @@ impl LinuxBackend {
         self.buffers.clear();
         self.source = None;
         self.watchdog.delete_timer();
+        self.fs = None;
         match self.tmp.take() {
             Some(t) => t.remove(),
             None => Ok(()),
@@ -504,11 +537,94 @@ impl Backend for LinuxBackend {
             }
             Op::SetZerocopy { fd } => StepResult::Done(self.set_zerocopy(*fd)),
             Op::Errqueue { fd } => StepResult::Done(self.errqueue(*fd)),
+            Op::Mkdir { path, mode } => {
+                let (path, mode) = (path.clone(), *mode);
+                return self.name_op(move || vfs::mkdir(&path, mode));
+            }
+            Op::Rmdir { path } => {
+                let path = path.clone();
+                return self.name_op(move || vfs::rmdir(&path));
+            }
+            Op::Create { path } => {
+                let path = path.clone();
+                return self.name_op(move || vfs::create(&path));
+            }
+            Op::Unlink { path } => {
+                let path = path.clone();
+                return self.name_op(move || vfs::unlink(&path));
+            }
+            Op::Link { old: a, new: b } | Op::Symlink { target: a, new: b } | Op::Rename { old: a, new: b } => {
+                let call = match &step.op {
+                    Op::Link { .. } => "link",
+                    Op::Symlink { .. } => "symlink",
+                    _ => "rename",
+                };
+                let (a, b) = (a.clone(), b.clone());
+                return self.name_op(move || vfs::two(call, &a, &b));
+            }
+            Op::Chmod { path, mode } => {
+                let (path, mode) = (path.clone(), *mode);
+                return self.name_op(move || vfs::chmod(&path, mode));
+            }
+            Op::Truncate { path, len } => {
+                let (path, len) = (path.clone(), *len);
+                return self.name_op(move || vfs::truncate(&path, len));
+            }
+            Op::Chown { path, uid, gid } => {
+                let (path, uid, gid) = (path.clone(), *uid, *gid);
+                return self.name_op(move || vfs::chown(&path, uid, gid));
+            }
+            Op::Stat { path } => {
+                let path = path.clone();
+                StepResult::Done(match self.in_root(move || vfs::stat(&path))? {
+                    Ok(s) => Outcome::Text(s),
+                    Err(e) => Outcome::Err(e),
+                })
+            }
+            Op::Open { name, path, access } => {
+                let flags = match access {
+                    Access::Read => libc::O_RDONLY,
+                    Access::Write => libc::O_WRONLY,
+                    Access::ReadWrite => libc::O_RDWR,
+                };
+                let path = path.clone();
+                match self.in_root(move || vfs::open(&path, flags))? {
+                    Ok(fd) => {
+                        self.fds.insert((*name, End::File), fd);
+                        StepResult::Done(Outcome::Ok)
+                    }
+                    Err(e) => StepResult::Done(Outcome::Err(e)),
+                }
+            }
+            Op::Chdir { path } => {
+                let path = path.clone();
+                return self.name_op(move || vfs::chdir(&path));
+            }
+            Op::Chroot { path } => {
+                let path = path.clone();
+                return self.name_op(move || vfs::chroot(&path));
+            }
+            Op::Bind { src, dst } => {
+                let (src, dst) = (src.clone(), dst.clone());
+                return self.name_op(move || vfs::bind(&src, &dst));
+            }
+            Op::Unshare => return self.name_op(vfs::unshare_mount),
+            Op::Setuid { uid, gid } => {
+                let (uid, gid) = (*uid, *gid);
+                return self.name_op(move || vfs::setuid(uid, gid));
+            }
             Op::Refs { .. }
             | Op::Expect { .. }
             | Op::ExpectIntact { .. }
             | Op::WaitReusable { .. }
-            | Op::Advance { .. } => StepResult::Done(Outcome::Skip),
+            | Op::Advance { .. }
+            | Op::Process { .. }
+            | Op::Exec { .. }
+            | Op::Hooks { .. }
+            | Op::Audit
+            | Op::Policy { .. }
+            | Op::Restorecon { .. }
+            | Op::Label { .. } => StepResult::Done(Outcome::Skip),
         })
     }
 

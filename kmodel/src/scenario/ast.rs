@@ -89,6 +89,41 @@ pub enum ObjKind {
         /// The link's parameters; `None` for loopback.
         link: Option<tcp_sim::LinkParams>,
     },
+    /// `open NAME PATH r|w|rw`: a descriptor for an existing file or
+    /// directory, opened by name.
+    Opened,
+}
+
+/// The access mode of `open NAME PATH r|w|rw`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// `r`: `O_RDONLY`.
+    Read,
+    /// `w`: `O_WRONLY`.
+    Write,
+    /// `rw`: `O_RDWR`.
+    ReadWrite,
+}
+
+/// Where an operand was written on its line, kept for error messages. It is
+/// not part of what a step means: any two compare equal (a scenario
+/// reprinted with its blanks folded is the same scenario).
+#[derive(Copy, Clone, Debug, Default, Eq)]
+pub struct Column(pub usize);
+
+impl PartialEq for Column {
+    fn eq(&self, _: &Column) -> bool {
+        true
+    }
+}
+
+/// Which hook table `hooks 2006|today` selects.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum HookEra {
+    /// The 2006 table: inode hooks only.
+    Y2006,
+    /// Today's table, with the path hooks.
+    Today,
 }
 
 /// One operation line.
@@ -101,6 +136,18 @@ pub struct Step {
     pub text: String,
     /// What to do.
     pub op: Op,
+    /// Whether an earlier line changed the machine in a way the Linux
+    /// runner does not follow ([`Op::changes_what_linux_sees`]): then this
+    /// line is model-only whatever its verb.
+    pub after_model_only_change: bool,
+}
+
+impl Step {
+    /// Whether only the model runs this line: its verb is model-only, or
+    /// it comes after a model-only change of the machine.
+    pub fn model_only(&self) -> bool {
+        self.after_model_only_change || self.op.is_model_only()
+    }
 }
 
 /// Which descriptor of an object an operand names.
@@ -345,6 +392,156 @@ pub enum Op {
         /// The receiving descriptor.
         fd: Fd,
     },
+    /// `mkdir PATH [MODE]` (mode in octal, default 777; the umask 022
+    /// applies).
+    Mkdir {
+        /// Where.
+        path: String,
+        /// Permission bits asked for.
+        mode: u32,
+    },
+    /// `rmdir PATH`.
+    Rmdir {
+        /// Which.
+        path: String,
+    },
+    /// `create PATH`: `mknod(PATH, S_IFREG | 0666)`, a new empty file.
+    Create {
+        /// Where.
+        path: String,
+    },
+    /// `link OLD NEW`.
+    Link {
+        /// The existing name.
+        old: String,
+        /// The new name.
+        new: String,
+    },
+    /// `symlink TARGET NEW`.
+    Symlink {
+        /// What the link says (not resolved now).
+        target: String,
+        /// The link's name.
+        new: String,
+    },
+    /// `rename OLD NEW`.
+    Rename {
+        /// The existing name.
+        old: String,
+        /// The new name.
+        new: String,
+    },
+    /// `unlink PATH`.
+    Unlink {
+        /// Which.
+        path: String,
+    },
+    /// `open NAME PATH r|w|rw`: declares object `name`.
+    Open {
+        /// The descriptor's name.
+        name: ObjId,
+        /// What to open.
+        path: String,
+        /// How.
+        access: Access,
+    },
+    /// `stat PATH`: type, mode, owner, link count, size.
+    Stat {
+        /// Which (symlinks followed).
+        path: String,
+    },
+    /// `truncate PATH LEN`.
+    Truncate {
+        /// Which (symlinks followed).
+        path: String,
+        /// The new size.
+        len: u64,
+    },
+    /// `chmod PATH MODE` (octal).
+    Chmod {
+        /// Which.
+        path: String,
+        /// The new permission bits.
+        mode: u32,
+    },
+    /// `chown PATH UID GID`.
+    Chown {
+        /// Which.
+        path: String,
+        /// New owner.
+        uid: u32,
+        /// New group.
+        gid: u32,
+    },
+    /// `chdir PATH`.
+    Chdir {
+        /// Where.
+        path: String,
+    },
+    /// `bind SRC DST`: a bind mount.
+    Bind {
+        /// What to show.
+        src: String,
+        /// Where.
+        dst: String,
+    },
+    /// `unshare mount`: a private copy of the mount namespace.
+    Unshare,
+    /// `chroot PATH`.
+    Chroot {
+        /// The new root.
+        path: String,
+    },
+    /// `process NAME` (model only): switch to process NAME, starting it
+    /// (a fork of the current one) if new.
+    Process {
+        /// The process's name.
+        name: String,
+    },
+    /// `setuid UID GID`: the current process's credentials.
+    Setuid {
+        /// New uid.
+        uid: u32,
+        /// New gid.
+        gid: u32,
+    },
+    /// `exec PATH` (model only): the current process now runs PATH.
+    Exec {
+        /// The program.
+        path: String,
+    },
+    /// `hooks 2006|today` (model only): which hook table the kernel calls.
+    Hooks {
+        /// The table.
+        era: HookEra,
+    },
+    /// `audit` (model only): the audit lines logged since the last `audit`.
+    Audit,
+    /// `policy apparmor|selinux|landlock FILE` (model only): load a policy
+    /// (FILE relative to the scenario's directory; read and checked before
+    /// the run by [`crate::scenario::load_policies`]).
+    Policy {
+        /// Which module.
+        module: crate::lsm::PolicyModule,
+        /// The file as written.
+        file: String,
+        /// The file's column on its line (for errors).
+        column: Column,
+        /// Its text, once loaded.
+        text: String,
+    },
+    /// `restorecon PATH` (model only): relabel PATH and what is beneath it
+    /// from the label module's file contexts.
+    Restorecon {
+        /// Where.
+        path: String,
+    },
+    /// `label [PATH]` (model only): the label module's context of PATH, or
+    /// every module's view of the current process.
+    Label {
+        /// The file, or `None` for the process.
+        path: Option<String>,
+    },
 }
 
 impl Op {
@@ -359,7 +556,18 @@ impl Op {
                 | Op::WaitReusable { .. }
                 | Op::Advance { .. }
                 | Op::Fcntl { cmd: FcntlCmd::GetPsz | FcntlCmd::SetPsz(_), .. }
-        )
+                | Op::Audit
+                | Op::Hooks { .. }
+                | Op::Label { .. }
+        ) || self.changes_what_linux_sees()
+    }
+
+    /// Whether this model-only operation changes the machine in a way the
+    /// Linux runner does not follow (another process, a program's security
+    /// context, a security policy, labels): every line after it is
+    /// model-only too (see [`Step::model_only`]).
+    pub fn changes_what_linux_sees(&self) -> bool {
+        matches!(self, Op::Process { .. } | Op::Exec { .. } | Op::Policy { .. } | Op::Restorecon { .. })
     }
 }
 
@@ -381,12 +589,9 @@ impl Op {
             Op::Splice { input, output, .. } => vec![input.fd, output.fd],
             Op::Tee { input, output, .. } => vec![*input, *output],
             Op::Sendfile { output, input, .. } => vec![*output, input.fd],
-            Op::Declare(_)
-            | Op::Fill { .. }
-            | Op::Refs { .. }
-            | Op::Expect { .. }
-            | Op::WaitReusable { .. }
-            | Op::Advance { .. } => Vec::new(),
+            // Name operations take paths, not descriptors (`open` declares
+            // one, through Op::Open's `name`, which is not an operand).
+            _ => Vec::new(),
         }
     }
 }
@@ -402,7 +607,7 @@ impl Scenario {
     /// declaration of a model-only object, or any operation on one. The
     /// Linux runner prints `skip` for it and `kmodel diff` ignores it.
     pub fn is_model_only(&self, step: &Step) -> bool {
-        step.op.is_model_only()
+        step.model_only()
             || match &step.op {
                 Op::Declare(id) => self.is_model_only_object(*id),
                 op => op.fds().iter().any(|fd| self.is_model_only_object(fd.object)),

@@ -21,6 +21,9 @@ pub enum Outcome {
     Failed(String),
     /// A model-only answer in free text (`refs`).
     Text(String),
+    /// A result and every security module's decision on the operation,
+    /// side by side: `-EACCES [apparmor deny r /etc/shadow | selinux allow]`.
+    Decided(Box<Outcome>, String),
 }
 
 impl Outcome {
@@ -116,6 +119,7 @@ impl fmt::Display for Outcome {
             Outcome::Skip => f.write_str("skip"),
             Outcome::Failed(why) => write!(f, "FAILED: {why}"),
             Outcome::Text(t) => f.write_str(t),
+            Outcome::Decided(o, modules) => write!(f, "{o} [{modules}]"),
         }
     }
 }

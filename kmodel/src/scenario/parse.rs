@@ -11,10 +11,15 @@
 //! The parser never panics: every slice is taken at an ASCII boundary it
 //! found, and every piece of arithmetic on a number from the file is checked.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use super::ast::{End, Expectation, FcntlCmd, Fd, FdArg, ObjId, ObjKind, Object, Op, Range, Scenario, Step, Thread};
+use crate::lsm::PolicyModule;
+
+use super::ast::{
+    Access, Column, End, Expectation, FcntlCmd, Fd, FdArg, HookEra, ObjId, ObjKind, Object, Op, Range, Scenario, Step,
+    Thread,
+};
 
 /// Bytes per page, as the contract counts them (the `p` suffix, buffer and
 /// file sizes).
@@ -28,7 +33,7 @@ const MAX_NUMBER: u64 = i64::MAX as u64;
 const MAX_PAGES: u64 = MAX_NUMBER / PAGE_SIZE;
 
 /// Every verb, in the order the error for an unknown verb lists them.
-const VERBS: [&str; 24] = [
+const VERBS: [&str; 48] = [
     "buffer",
     "pipe",
     "file",
@@ -53,6 +58,30 @@ const VERBS: [&str; 24] = [
     "wait",
     "thread",
     "end",
+    "mkdir",
+    "rmdir",
+    "create",
+    "link",
+    "symlink",
+    "rename",
+    "unlink",
+    "open",
+    "stat",
+    "chmod",
+    "chown",
+    "chdir",
+    "bind",
+    "unshare",
+    "chroot",
+    "process",
+    "setuid",
+    "exec",
+    "hooks",
+    "audit",
+    "policy",
+    "restorecon",
+    "label",
+    "truncate",
 ];
 
 // What each kind of operand looks like, for "expected ..." messages.
@@ -63,6 +92,10 @@ const OFFSET: &str = "an offset like 0, 4096 or 1p";
 const BYTE: &str = r"a byte value like 'A' or '\x41'";
 const RANGE: &str = "a range like buf[0..4096] or buf";
 const FD: &str = "a file descriptor like p.r, p.w, t.tx, t.rx or a file name";
+const PATH: &str = "a path like /etc/passwd";
+const MODE: &str = "an octal mode like 755 or 1777";
+const ID: &str = "a numeric id like 0 or 1000";
+const ACCESS: &str = "'r', 'w' or 'rw'";
 const TIME: &str = "a time like 50ms, 250us or 1s (a bare number is milliseconds)";
 
 /// A scenario that does not parse.
@@ -342,6 +375,10 @@ struct Parser {
     threads: Vec<Thread>,
     /// The thread whose `end` has not been seen yet.
     open_thread: Option<usize>,
+    /// A line changed what Linux would see: later lines are model-only.
+    diverged: bool,
+    /// Processes started so far (besides `init`).
+    processes: HashSet<String>,
 }
 
 impl Parser {
@@ -376,7 +413,9 @@ impl Parser {
         if let Some(t) = self.open_thread {
             self.threads[t].steps.push(self.steps.len());
         }
-        self.steps.push(Step { line, text, op });
+        let changes = op.changes_what_linux_sees();
+        self.steps.push(Step { line, text, op, after_model_only_change: self.diverged });
+        self.diverged |= changes;
         Ok(())
     }
 
@@ -587,6 +626,139 @@ impl Parser {
                 cur.finish()?;
                 Op::Advance { ns }
             }
+            "mkdir" => {
+                let path = path(cur.next(PATH)?);
+                let mode = match cur.peek() {
+                    Some(tok) => {
+                        cur.pos += 1;
+                        octal(tok)?
+                    }
+                    None => 0o777,
+                };
+                cur.finish()?;
+                Op::Mkdir { path, mode }
+            }
+            "rmdir" | "create" | "unlink" | "stat" | "chdir" | "chroot" | "exec" => {
+                let path = path(cur.next(PATH)?);
+                cur.finish()?;
+                match verb.text {
+                    "rmdir" => Op::Rmdir { path },
+                    "create" => Op::Create { path },
+                    "unlink" => Op::Unlink { path },
+                    "stat" => Op::Stat { path },
+                    "chdir" => Op::Chdir { path },
+                    "chroot" => Op::Chroot { path },
+                    _ => Op::Exec { path },
+                }
+            }
+            "link" | "symlink" | "rename" | "bind" => {
+                let a = path(cur.next(PATH)?);
+                let b = path(cur.next(PATH)?);
+                cur.finish()?;
+                match verb.text {
+                    "link" => Op::Link { old: a, new: b },
+                    "symlink" => Op::Symlink { target: a, new: b },
+                    "rename" => Op::Rename { old: a, new: b },
+                    _ => Op::Bind { src: a, dst: b },
+                }
+            }
+            "open" => {
+                let name = self.new_name(cur.next(NAME)?)?;
+                let path = path(cur.next(PATH)?);
+                let tok = cur.next(ACCESS)?;
+                let access = match tok.text {
+                    "r" => Access::Read,
+                    "w" => Access::Write,
+                    "rw" => Access::ReadWrite,
+                    _ => return problem(tok.column, format!("expected {ACCESS}, found {}", show(tok.text))),
+                };
+                cur.finish()?;
+                let Op::Declare(id) = self.declare(line, name, ObjKind::Opened) else {
+                    unreachable!("declare answers Declare")
+                };
+                Op::Open { name: id, path, access }
+            }
+            "truncate" => {
+                let path = path(cur.next(PATH)?);
+                let len = num(cur.next(LEN)?, LEN)?;
+                cur.finish()?;
+                Op::Truncate { path, len }
+            }
+            "chmod" => {
+                let path = path(cur.next(PATH)?);
+                let mode = octal(cur.next(MODE)?)?;
+                cur.finish()?;
+                Op::Chmod { path, mode }
+            }
+            "chown" | "setuid" => {
+                let path = if verb.text == "chown" { Some(path(cur.next(PATH)?)) } else { None };
+                let uid = id(cur.next(ID)?)?;
+                let gid = id(cur.next(ID)?)?;
+                cur.finish()?;
+                match path {
+                    Some(path) => Op::Chown { path, uid, gid },
+                    None => Op::Setuid { uid, gid },
+                }
+            }
+            "unshare" => {
+                let tok = cur.next("'mount'")?;
+                if tok.text != "mount" {
+                    return problem(tok.column, format!("expected 'mount', found {}", show(tok.text)));
+                }
+                cur.finish()?;
+                Op::Unshare
+            }
+            "process" => {
+                let tok = cur.next(NAME)?;
+                if !is_name(tok.text) {
+                    return problem(tok.column, format!("expected {NAME}, found {}", show(tok.text)));
+                }
+                cur.finish()?;
+                if tok.text != "init" {
+                    self.processes.insert(tok.text.to_owned());
+                }
+                Op::Process { name: tok.text.to_owned() }
+            }
+            "hooks" => {
+                let tok = cur.next("'2006' or 'today'")?;
+                let era = match tok.text {
+                    "2006" => HookEra::Y2006,
+                    "today" => HookEra::Today,
+                    _ => return problem(tok.column, format!("expected '2006' or 'today', found {}", show(tok.text))),
+                };
+                cur.finish()?;
+                Op::Hooks { era }
+            }
+            "audit" => {
+                cur.finish()?;
+                Op::Audit
+            }
+            "policy" => {
+                const MODULE: &str = "'apparmor', 'selinux' or 'landlock'";
+                let tok = cur.next(MODULE)?;
+                let module = match tok.text {
+                    "apparmor" => PolicyModule::AppArmor,
+                    "selinux" => PolicyModule::SeLinux,
+                    "landlock" => PolicyModule::Landlock,
+                    _ => return problem(tok.column, format!("expected {MODULE}, found {}", show(tok.text))),
+                };
+                let file = cur.next("a policy file like passwd.profile")?;
+                cur.finish()?;
+                Op::Policy { module, file: file.text.to_owned(), column: Column(file.column), text: String::new() }
+            }
+            "restorecon" => {
+                let path = path(cur.next(PATH)?);
+                cur.finish()?;
+                Op::Restorecon { path }
+            }
+            "label" => {
+                let path = cur.peek().map(path);
+                if path.is_some() {
+                    cur.pos += 1;
+                }
+                cur.finish()?;
+                Op::Label { path }
+            }
             _ => {
                 return problem(
                     verb.column,
@@ -736,7 +908,13 @@ impl Parser {
             (ObjKind::Pipe, Some("w")) => End::Write,
             (ObjKind::Tcp { .. }, Some("tx")) => End::Tx,
             (ObjKind::Tcp { .. }, Some("rx")) => End::Rx,
-            (ObjKind::File { .. }, None) => End::File,
+            (ObjKind::File { .. } | ObjKind::Opened, None) => End::File,
+            (ObjKind::Opened, Some(end)) => {
+                return problem(
+                    tok.column,
+                    format!("'{name}' (an open file) has no end {}: use its bare name {name}", show(end)),
+                );
+            }
             (ObjKind::Pipe, None) => {
                 return problem(tok.column, format!("'{name}' is a pipe: use {name}.r or {name}.w"));
             }
@@ -776,6 +954,30 @@ fn kind_phrase(kind: &ObjKind) -> &'static str {
         ObjKind::Pipe => "a pipe",
         ObjKind::File { .. } => "a file",
         ObjKind::Tcp { .. } => "a tcp pair",
+        ObjKind::Opened => "an open file",
+    }
+}
+
+/// A path operand: the token as written (the kernel checks it).
+fn path(tok: Tok<'_>) -> String {
+    tok.text.to_owned()
+}
+
+/// An octal mode, `0` to `7777`.
+fn octal(tok: Tok<'_>) -> PResult<u32> {
+    let t = tok.text;
+    if t.is_empty() || t.len() > 4 || !t.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return problem(tok.column, format!("expected {MODE}, found {}", show(t)));
+    }
+    Ok(t.bytes().fold(0u32, |v, b| v * 8 + u32::from(b - b'0')))
+}
+
+/// A uid or gid: decimal, below 2^32 - 1 (which means "no change").
+fn id(tok: Tok<'_>) -> PResult<u32> {
+    match digits_value(tok.text) {
+        Some(v) if v < u64::from(u32::MAX) => Ok(v as u32),
+        Some(_) => problem(tok.column, format!("id {} is too large (at most 4294967294)", escape(tok.text))),
+        None => problem(tok.column, format!("expected {ID}, found {}", show(tok.text))),
     }
 }
 
@@ -834,6 +1036,31 @@ fn time(tok: Tok<'_>) -> PResult<u64> {
         Some(ns) => Ok(ns),
         None => problem(tok.column, format!("time {} is too long: in nanoseconds it is larger than 2^63-1", escape(t))),
     }
+}
+
+/// Read every policy file a scenario names (relative to `dir`, the
+/// scenario's directory) into its `policy` step, and check them all in order
+/// as the kernel will load them.
+///
+/// # Errors
+/// A file that cannot be read (at the scenario's line), or the first policy
+/// error (in the policy file, with its line and column).
+pub fn load_policies(scenario: &mut Scenario, dir: &std::path::Path) -> Result<(), ParseError> {
+    let mut files: Vec<(PolicyModule, String, String)> = Vec::new();
+    for step in &mut scenario.steps {
+        if let Op::Policy { module, file, column, text } = &mut step.op {
+            let path = dir.join(&*file);
+            *text = std::fs::read_to_string(&path).map_err(|e| ParseError {
+                file: scenario.path.clone(),
+                line: step.line,
+                column: column.0,
+                message: format!("cannot read policy file {}: {e}", path.display()),
+            })?;
+            files.push((*module, path.display().to_string(), text.clone()));
+        }
+    }
+    crate::lsm::check_policies(files.iter().map(|(m, f, t)| (*m, f.as_str(), t.as_str())))
+        .map_err(|(i, e)| ParseError { file: files[i].1.clone(), line: e.line, column: e.column, message: e.message })
 }
 
 #[cfg(test)]
@@ -1167,8 +1394,57 @@ mod tests {
             e.message,
             "unknown verb 'frob': expected one of buffer, pipe, file, tcp, fill, write, read, \
              recv, vmsplice, splice, tee, sendfile, pwrite, fcntl, close, send, setsockopt, errqueue, refs, \
-             expect, advance, wait, thread, end"
+             expect, advance, wait, thread, end, mkdir, rmdir, create, link, symlink, rename, unlink, open, stat, \
+             chmod, chown, chdir, bind, unshare, chroot, process, setuid, exec, hooks, audit, policy, restorecon, \
+             label, truncate"
         );
+    }
+
+    #[test]
+    fn name_verbs_take_paths_modes_and_ids() {
+        assert_eq!(op("mkdir /etc"), Op::Mkdir { path: "/etc".into(), mode: 0o777 });
+        assert_eq!(op("mkdir /tmp 1777"), Op::Mkdir { path: "/tmp".into(), mode: 0o1777 });
+        assert_eq!(op("link /a b/c"), Op::Link { old: "/a".into(), new: "b/c".into() });
+        assert_eq!(op("chown /a 1000 100"), Op::Chown { path: "/a".into(), uid: 1000, gid: 100 });
+        assert_eq!(op("setuid 1000 100"), Op::Setuid { uid: 1000, gid: 100 });
+        assert_eq!(op("unshare mount"), Op::Unshare);
+        assert_eq!(op("hooks 2006"), Op::Hooks { era: HookEra::Y2006 });
+        for (line, col, want) in [
+            ("mkdir /a 8", 10, "expected an octal mode like 755 or 1777, found '8'"),
+            ("mkdir /a 17777", 10, "expected an octal mode like 755 or 1777, found '17777'"),
+            ("chmod /a", 9, "expected an octal mode like 755 or 1777, found end of line"),
+            ("chown /a x 0", 10, "expected a numeric id like 0 or 1000, found 'x'"),
+            ("setuid 4294967295 0", 8, "id 4294967295 is too large (at most 4294967294)"),
+            ("unshare net", 9, "expected 'mount', found 'net'"),
+            ("hooks 2007", 7, "expected '2006' or 'today', found '2007'"),
+            ("rename /a", 10, "expected a path like /etc/passwd, found end of line"),
+            ("process P", 9, "expected a name like buf or p1 ([a-z][a-z0-9_]*), found 'P'"),
+        ] {
+            let (c, msg) = line_err(line);
+            assert_eq!((c, msg.as_str()), (col, want), "{line}");
+        }
+    }
+
+    #[test]
+    fn open_declares_a_descriptor_name() {
+        let s = ok("open f /etc/passwd rw\nread f 10\nclose f\n");
+        assert_eq!(s.objects[0].kind, ObjKind::Opened);
+        assert_eq!(s.steps[0].op, Op::Open { name: ObjId(0), path: "/etc/passwd".into(), access: Access::ReadWrite });
+        assert_eq!(s.steps[1].op, Op::Read { fd: Fd { object: ObjId(0), end: End::File }, len: 10, nonblock: false });
+        let e = err("open f /a x\n");
+        assert_eq!((e.column, e.message.as_str()), (11, "expected 'r', 'w' or 'rw', found 'x'"));
+        let e = err("open f /a r\nread f.r 1\n");
+        assert_eq!(e.message, "'f' (an open file) has no end 'r': use its bare name f");
+    }
+
+    #[test]
+    fn lines_after_a_model_only_change_are_model_only() {
+        let s = ok("mkdir /a\nstat /a\nexec /a\nstat /\naudit\n");
+        let only: Vec<bool> = s.steps.iter().map(Step::model_only).collect();
+        assert_eq!(only, [false, false, true, true, true]);
+        let s = ok("mkdir /a\nhooks 2006\nstat /a\n");
+        let only: Vec<bool> = s.steps.iter().map(Step::model_only).collect();
+        assert_eq!(only, [false, true, false]);
     }
 
     #[test]
@@ -1500,7 +1776,9 @@ mod tests {
         for text in &inputs {
             let e = err(text);
             assert!(e.line >= 1 && e.column >= 1, "{e}");
-            assert!(e.message.len() < 400, "{}", e.message);
+            // Bounded: the input is cut short; the list of verbs is the
+            // longest part.
+            assert!(e.message.len() < 600, "{}", e.message);
         }
         let e = err(&format!("pipe p\nread p.r {digits}"));
         assert_eq!(e.message, format!("number {}... is larger than 2^63-1", "9".repeat(40)));
