@@ -63,6 +63,8 @@ pwrite o 0 1 'a'
 fcntl p.w getpipe_sz
 fcntl p.w getpsz
 setsockopt t.tx zerocopy
+write t.tx 1 'a'
+sendfile t.tx f 1
 send t.tx buf[0..1] zerocopy nonblock
 errqueue t.tx
 expect intact t.rx
@@ -123,8 +125,8 @@ fn expected(op: &Op, probe: &str) -> Want {
         Op::Declare(_) if probe.starts_with("tcp ") => {
             Gap("socket_create/socket_connect/socket_accept: the model's hook table has no socket hooks yet")
         }
-        Op::Send { .. } | Op::SetZerocopy { .. } | Op::Errqueue { .. } => {
-            Gap("socket_sendmsg/socket_setsockopt/socket_recvmsg: no socket hooks in the model yet")
+        Op::SetZerocopy { .. } | Op::Errqueue { .. } => {
+            Gap("socket_setsockopt/socket_recvmsg: the model has socket_sendmsg only")
         }
         Op::ExpectIntact { .. } => Unmediated("a model-only observation, not a syscall"),
         Op::Declare(_) => Denied,
@@ -146,7 +148,8 @@ fn expected(op: &Op, probe: &str) -> Want {
         }
         Op::Unshare => Unmediated("unshare(CLONE_NEWNS) calls no LSM hook (kernel/fork.c)"),
         Op::Process { name } if name == "child" => Unmediated("switching to a running process is not a syscall"),
-        Op::Write { .. }
+        Op::Send { .. }
+        | Op::Write { .. }
         | Op::Read { .. }
         | Op::Splice { .. }
         | Op::Sendfile { .. }

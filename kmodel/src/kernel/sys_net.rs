@@ -250,6 +250,7 @@ impl Kernel {
         let s = file.socket().ok_or(Errno::ENOTSOCK)?;
         let nonblock = flags.nonblock || file.nonblock;
         let len = (range.len as u64).min(MAX_RW_COUNT) as usize;
+        self.security().socket_sendmsg(pid, &file, len)?;
         if len == 0 {
             return self.sock_write(s, Source::Slice(&[]), nonblock, flags.more);
         }

@@ -102,7 +102,10 @@ impl Kernel {
                 self.file_mut(pid, fd).map_err(|e| (e, 0))?.pos += n as u64;
                 Ok(n)
             }
-            FileKind::Socket(s) => self.sock_write_progress(s, src, file.nonblock, false),
+            FileKind::Socket(s) => {
+                self.security().socket_sendmsg(pid, &file, src.len()).map_err(|e| (e, 0))?;
+                self.sock_write_progress(s, src, file.nonblock, false)
+            }
         }
     }
 

@@ -183,6 +183,8 @@ impl Kernel {
                     }
                     let pipe_nonblock = flags.nonblock || input.nonblock;
                     let sock_nonblock = flags.nonblock || output.nonblock;
+                    // splice_to_socket sends through sock_sendmsg.
+                    self.security().socket_sendmsg(pid, &output, len)?;
                     return self.splice_pipe_to_socket(i, s, len, pipe_nonblock, sock_nonblock, flags.more);
                 }
                 let FileKind::Regular(ino) = output.kind else { unreachable!("not a pipe nor a socket: regular") };
@@ -348,6 +350,8 @@ impl Kernel {
             }
             (None, FileKind::Socket(s)) => {
                 let ino = regular(&input)?;
+                // do_splice_direct -> splice_to_socket -> sock_sendmsg.
+                self.security().socket_sendmsg(pid, &output, count)?;
                 if count == 0 { 0 } else { self.sendfile_to_socket(ino, pos, s, count, output.nonblock)? }
             }
             (None, _) => {

@@ -90,6 +90,9 @@ impl SecurityOps for DenyAll {
     fn file_fcntl(&mut self, _: &HookCx<'_>, _: &File) -> Decision {
         self.deny(Hook::file_fcntl)
     }
+    fn socket_sendmsg(&mut self, _: &HookCx<'_>, _: &File, _: usize) -> Decision {
+        self.deny(Hook::socket_sendmsg)
+    }
     fn mmap_file(&mut self, _: &HookCx<'_>, _: Option<&File>) -> Decision {
         self.deny(Hook::mmap_file)
     }

@@ -168,6 +168,9 @@ lsm_hooks! {
         [inode] file_open(file: &File);
         /// `security_file_fcntl`.
         [inode] file_fcntl(file: &File);
+        /// `security_socket_sendmsg`: from `sock_sendmsg`, on every write,
+        /// send, splice and sendfile into socket `file`, of `size` bytes.
+        [inode] socket_sendmsg(file: &File, size: usize);
         /// `security_mmap_file`: an anonymous mapping (`file` is `None`).
         [inode] mmap_file(file: Option<&File>);
         /// `security_bprm_check`: exec of the program at `path`.
