@@ -177,7 +177,21 @@ struct Explorer<'a> {
     stopped: bool,
 }
 
-impl Explorer<'_> {
+impl<'a> Explorer<'a> {
+    fn new(scenario: &'a Scenario, config: &'a ExploreConfig, on_progress: &'a mut dyn FnMut(&Progress)) -> Self {
+        let start = Instant::now();
+        Explorer {
+            scenario,
+            config,
+            progress: Progress::default(),
+            best: None,
+            start,
+            last_report: start,
+            on_progress,
+            stopped: false,
+        }
+    }
+
     fn live(&self, s: &State, t: usize) -> bool {
         s.pc[t] < self.scenario.threads[t].steps.len()
     }
@@ -408,17 +422,7 @@ pub fn explore(
     if config.bound > MAX_BOUND {
         return Err(ExploreError(format!("preemption bound {} is out of range 0..={MAX_BOUND}", config.bound)));
     }
-    let start = Instant::now();
-    let mut ex = Explorer {
-        scenario,
-        config,
-        progress: Progress::default(),
-        best: None,
-        start,
-        last_report: start,
-        on_progress,
-        stopped: false,
-    };
+    let mut ex = Explorer::new(scenario, config, on_progress);
     let initial = match initial_state(scenario, config)? {
         Ok(s) => s,
         Err(finding) => {
@@ -466,17 +470,7 @@ pub fn run_schedule(
         Err(f) => return Ok(ScheduleRun { trace: f.trace, violation: Some(f.violation) }),
     };
     let mut nothing = |_: &Progress| {};
-    let start = Instant::now();
-    let mut ex = Explorer {
-        scenario,
-        config,
-        progress: Progress::default(),
-        best: None,
-        start,
-        last_report: start,
-        on_progress: &mut nothing,
-        stopped: false,
-    };
+    let mut ex = Explorer::new(scenario, config, &mut nothing);
     for (i, name) in names.iter().enumerate() {
         let Some(t) = scenario.threads.iter().position(|t| &t.name == name) else {
             let known: Vec<&str> = scenario.threads.iter().map(|t| t.name.as_str()).collect();
