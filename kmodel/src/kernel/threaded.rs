@@ -9,7 +9,11 @@
 //! whose sleepers it may have unblocked, as fs/pipe.c does: a read (or a
 //! splice out of it) wakes writers, a write (or a splice into it) wakes
 //! readers, a close wakes both. A write that filled the pipe before it had
-//! to sleep keeps what it wrote and goes on with the rest.
+//! to sleep keeps what it wrote and goes on with the rest. Sockets share one
+//! wait queue, the network's: a read, write or close on any socket wakes
+//! every thread waiting on one (a socket call that must wait for the peer
+//! first lets simulated time run, inside the kernel, while the network can
+//! still make progress).
 //!
 //! The single lock stands for the kernel's per-object locks: the lock
 //! order between pipes that `SharedPipe` and the loom models check
@@ -22,6 +26,14 @@ use page_refs::Source;
 use page_refs::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::{BLOCKED, Errno, Fcntl, Fd, Kernel, Pid, PipeId, SpliceFlags, UserRange};
+
+/// The wait queue of the network: a socket call that must wait (no data,
+/// no room) sleeps here until another call on any socket changes the
+/// network.
+#[derive(Debug, Default)]
+struct NetWait {
+    changed: Condvar,
+}
 
 /// A pipe's two wait queues.
 #[derive(Debug, Default)]
@@ -37,6 +49,8 @@ struct Waits {
 enum Queue {
     Rd(PipeId),
     Wr(PipeId),
+    /// Any socket: the network changed.
+    Net,
 }
 
 /// A [`Kernel`] shared by threads.
@@ -46,12 +60,17 @@ pub struct SharedKernel {
     /// Wait queues by pipe. Protected by its own lock, taken after the
     /// kernel's and never held while sleeping.
     waits: Mutex<HashMap<PipeId, Arc<Waits>>>,
+    net: NetWait,
 }
 
 impl SharedKernel {
     /// Share `kernel` between threads.
     pub fn new(kernel: Kernel) -> Arc<Self> {
-        Arc::new(SharedKernel { kernel: Mutex::new(kernel), waits: Mutex::new(HashMap::new()) })
+        Arc::new(SharedKernel {
+            kernel: Mutex::new(kernel),
+            waits: Mutex::new(HashMap::new()),
+            net: NetWait::default(),
+        })
     }
 
     /// Run `f` with the kernel locked (for calls that never sleep, and for
@@ -69,6 +88,7 @@ impl SharedKernel {
         match q {
             Queue::Rd(id) => self.waits(id).rd_wait.notify_all(),
             Queue::Wr(id) => self.waits(id).wr_wait.notify_all(),
+            Queue::Net => self.net.changed.notify_all(),
         }
     }
 
@@ -76,7 +96,12 @@ impl SharedKernel {
         match q {
             Queue::Rd(id) => self.waits(id).rd_wait.wait(guard),
             Queue::Wr(id) => self.waits(id).wr_wait.wait(guard),
+            Queue::Net => self.net.changed.wait(guard),
         }
+    }
+
+    fn is_socket(k: &Kernel, pid: Pid, fd: Fd) -> bool {
+        k.file(pid, fd).is_ok_and(|f| f.socket().is_some())
     }
 
     fn pipe_of(k: &Kernel, pid: Pid, fd: Fd) -> Option<PipeId> {
@@ -122,8 +147,14 @@ impl SharedKernel {
                 out.clear();
                 k.read(pid, fd, len, &mut out)
             },
-            |k| Self::pipe_of(k, pid, fd).map(Queue::Rd),
-            |k| Self::pipe_of(k, pid, fd).map(Queue::Wr).into_iter().collect(),
+            |k| if Self::is_socket(k, pid, fd) { Some(Queue::Net) } else { Self::pipe_of(k, pid, fd).map(Queue::Rd) },
+            |k| {
+                if Self::is_socket(k, pid, fd) {
+                    vec![Queue::Net]
+                } else {
+                    Self::pipe_of(k, pid, fd).map(Queue::Wr).into_iter().collect()
+                }
+            },
         )?;
         Ok(out)
     }
@@ -139,21 +170,27 @@ impl SharedKernel {
         let mut k = self.kernel.lock();
         loop {
             let r = k.write_progress(pid, fd, Source::Fill { byte, len: len - done });
-            let pipe = Self::pipe_of(&k, pid, fd);
+            // Who waits for this write, and where it waits itself.
+            let (readers, room) = if Self::is_socket(&k, pid, fd) {
+                (Some(Queue::Net), Some(Queue::Net))
+            } else {
+                let pipe = Self::pipe_of(&k, pid, fd);
+                (pipe.map(Queue::Rd), pipe.map(Queue::Wr))
+            };
             match r {
                 Ok(n) => {
                     drop(k);
-                    if let Some(id) = pipe {
-                        self.wake(Queue::Rd(id));
+                    if let Some(q) = readers {
+                        self.wake(q);
                     }
                     return Ok(done + n);
                 }
-                Err((e, n)) if e == BLOCKED && pipe.is_some() => {
+                Err((e, n)) if e == BLOCKED && room.is_some() => {
                     done += n;
-                    if n > 0 {
-                        self.wake(Queue::Rd(pipe.expect("checked")));
+                    if let (true, Some(q)) = (n > 0, readers) {
+                        self.wake(q);
                     }
-                    k = self.sleep(k, Queue::Wr(pipe.expect("checked")));
+                    k = self.sleep(k, room.expect("checked"));
                 }
                 Err((e, n)) => {
                     drop(k);
@@ -214,11 +251,15 @@ impl SharedKernel {
     pub fn close(&self, pid: Pid, fd: Fd) -> Result<usize, Errno> {
         let mut k = self.kernel.lock();
         let pipe = Self::pipe_of(&k, pid, fd);
+        let socket = Self::is_socket(&k, pid, fd);
         let r = k.close(pid, fd);
         drop(k);
         if let Some(id) = pipe {
             self.wake(Queue::Rd(id));
             self.wake(Queue::Wr(id));
+        }
+        if socket {
+            self.wake(Queue::Net);
         }
         r
     }
@@ -247,6 +288,9 @@ impl SharedKernel {
         {
             return Some(Queue::Rd(id));
         }
+        if Self::is_socket(k, pid, fd_in) || Self::is_socket(k, pid, fd_out) {
+            return Some(Queue::Net);
+        }
         match Self::pipe_of(k, pid, fd_out) {
             Some(id) => Some(Queue::Wr(id)),
             None => input.map(Queue::Rd),
@@ -261,6 +305,9 @@ impl SharedKernel {
         if let Some(id) = Self::pipe_of(k, pid, fd_out) {
             q.push(Queue::Rd(id));
         }
+        if Self::is_socket(k, pid, fd_in) || Self::is_socket(k, pid, fd_out) {
+            q.push(Queue::Net);
+        }
         q
     }
 }
@@ -270,6 +317,24 @@ mod tests {
     use super::*;
     use crate::kernel::KernelConfig;
     use page_refs::sync::thread;
+
+    #[test]
+    fn socket_reader_sleeps_until_the_peer_writes() {
+        let k = SharedKernel::new(Kernel::new(KernelConfig::default()));
+        let pid = k.with(|k| k.init_pid());
+        let (tx, rx) = k.with(|k| k.tcp_pair(pid, tcp_sim::Mode::Loopback)).unwrap();
+        let k2 = k.clone();
+        let reader = thread::spawn(move || k2.read(pid, rx, 100));
+        thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(k.write(pid, tx, b's', 5), Ok(5));
+        assert_eq!(reader.join().unwrap(), Ok(b"sssss".to_vec()));
+        let k3 = k.clone();
+        let reader = thread::spawn(move || k3.read(pid, rx, 100));
+        thread::sleep(std::time::Duration::from_millis(20));
+        k.close(pid, tx).unwrap();
+        assert_eq!(reader.join().unwrap(), Ok(vec![]), "end of file once the peer closed");
+        k.with(|k| k.teardown_and_check()).unwrap();
+    }
 
     #[test]
     fn reader_sleeps_until_a_writer_writes() {
