@@ -372,7 +372,11 @@ mod tests {
         let (r, w) = k.with(|k| k.pipe2(pid)).unwrap();
         let k2 = k.clone();
         let writer = thread::spawn(move || k2.write(pid, w, b'z', 70_000));
-        thread::sleep(std::time::Duration::from_millis(20));
+        // Close only once the writer has filled the pipe (and so sleeps).
+        let id = k.with(|k| k.file(pid, w).ok().and_then(|f| f.pipe())).unwrap();
+        while !k.with(|k| k.pipe(id).is_some_and(|p| p.is_full())) {
+            thread::yield_now();
+        }
         k.close(pid, r).unwrap();
         assert_eq!(writer.join().unwrap(), Ok(65536), "the bytes written before EPIPE");
         let (r2, w2) = k.with(|k| k.pipe2(pid)).unwrap();
