@@ -96,9 +96,9 @@ pub(super) fn cmd_diff(files: &[PathBuf], options: &LinuxOptions) -> ExitCode {
         compared += model.lines.iter().filter(|l| !l.model_only).count();
         for d in compare(&model, &linux) {
             differing += 1;
-            println!("{}:{}: {}", s.path, d.line, d.text);
-            println!("    model: {}", d.model);
-            println!("    linux: {}", d.linux);
+            outln!("{}:{}: {}", s.path, d.line, d.text);
+            outln!("    model: {}", d.model);
+            outln!("    linux: {}", d.linux);
         }
     }
     let skipped = scenarios.iter().filter(|s| !s.threads.is_empty()).count();

@@ -36,23 +36,23 @@ pub(super) struct ExploreArgs {
 }
 
 fn print_finding(sc: &scenario::Scenario, violation: &explore::Violation, trace: &[explore::Executed]) -> ExitCode {
-    println!("{}", describe(sc, violation));
+    outln!("{}", describe(sc, violation));
     let names = schedule_names(sc, violation, trace);
-    println!();
-    println!("schedule ({} thread steps): --schedule {}", names.len(), names.join(","));
-    println!();
-    println!("replayable single-threaded scenario:");
+    outln!();
+    outln!("schedule ({} thread steps): --schedule {}", names.len(), names.join(","));
+    outln!();
+    outln!("replayable single-threaded scenario:");
     let replay = replay_text(sc, violation, trace);
     for line in replay.lines() {
-        println!("    {line}");
+        outln!("    {line}");
     }
     if let Ok(replayed) = scenario::parse("replay", &replay)
         && let Ok(t) = timeline(&replayed, KernelConfig::default())
     {
-        println!();
-        println!("timeline of the replay (who holds each run of pages after each step):");
+        outln!();
+        outln!("timeline of the replay (who holds each run of pages after each step):");
         for line in t.to_string().lines() {
-            println!("    {line}");
+            outln!("    {line}");
         }
     }
     ExitCode::from(1)
@@ -77,7 +77,7 @@ pub(super) fn cmd_explore(args: &ExploreArgs) -> ExitCode {
             Ok(run) => match run.violation {
                 Some(v) => print_finding(&sc, &v, &run.trace),
                 None => {
-                    println!("no violation in this schedule ({} steps)", run.trace.len());
+                    outln!("no violation in this schedule ({} steps)", run.trace.len());
                     ExitCode::SUCCESS
                 }
             },
@@ -124,7 +124,7 @@ pub(super) fn cmd_explore(args: &ExploreArgs) -> ExitCode {
             print_finding(&sc, &f.violation, &f.trace)
         }
         None => {
-            println!(
+            outln!(
                 "no violation: {} schedules ({mode}): no hazard, no failed expect, no deadlock, invariants hold",
                 p.schedules
             );

@@ -1,5 +1,24 @@
 //! The `kmodel` command.
 
+/// `println!` to standard output, ending the process quietly (status 141,
+/// as a SIGPIPE death would) when the reader has gone, as with
+/// `kmodel diff ... | head`, instead of panicking.
+macro_rules! outln {
+    () => {
+        $crate::cli::write_out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` to standard output, as [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::write_out(format_args!($($arg)*))
+    };
+}
+
 mod diff;
 mod explore;
 
@@ -110,6 +129,17 @@ pub enum On {
     Linux,
 }
 
+/// Write to standard output; a closed reader ends the process quietly.
+pub(crate) fn write_out(args: std::fmt::Arguments<'_>) {
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+        eprintln!("kmodel: cannot write to standard output: {e}");
+        std::process::exit(i32::from(EXIT_BACKEND));
+    }
+}
+
 /// Read and parse a scenario file; on failure, the message to print.
 pub fn load(path: &Path) -> Result<Scenario, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
@@ -169,7 +199,7 @@ fn cmd_run(file: &Path, on: On, show_timeline: bool, linux: &LinuxArgs) -> ExitC
     let result = match (on, show_timeline) {
         (On::Model, true) => match timeline(&scenario, KernelConfig::default()) {
             Ok(t) => {
-                print!("{}", t.report.output());
+                out!("{}", t.report.output());
                 eprint!("{t}");
                 Ok(t.report)
             }
@@ -201,23 +231,23 @@ fn cmd_story() -> ExitCode {
         }
     };
     for line in STORY.lines().take_while(|l| l.starts_with('#')) {
-        println!("{}", line.trim_start_matches('#').trim_start());
+        outln!("{}", line.trim_start_matches('#').trim_start());
     }
-    println!();
-    println!("Each operation, its result, and who holds each run of the buffer's pages");
-    println!("afterwards ([busy]: a kernel object holds them; [free]: only the program):");
-    println!();
+    outln!();
+    outln!("Each operation, its result, and who holds each run of the buffer's pages");
+    outln!("afterwards ([busy]: a kernel object holds them; [free]: only the program):");
+    outln!();
     match timeline(&scenario, KernelConfig::default()) {
         Ok(t) => {
-            print!("{t}");
-            println!();
+            out!("{t}");
+            outln!();
             if let Some(h) = t.steps.iter().find(|s| s.hazard.is_some()) {
-                println!("The hazard is line {}: '{}' stored into pages a kernel object still held,", h.at.0, h.at.1);
-                println!("so whoever consumes them afterwards sees bytes written after the send.");
-                println!("\"Left the pipe\" is not \"free\": only the last kernel reference makes a page reusable.");
+                outln!("The hazard is line {}: '{}' stored into pages a kernel object still held,", h.at.0, h.at.1);
+                outln!("so whoever consumes them afterwards sees bytes written after the send.");
+                outln!("\"Left the pipe\" is not \"free\": only the last kernel reference makes a page reusable.");
             }
-            println!("Run it yourself: kmodel run scenarios/story_double_buffer.scenario --timeline");
-            println!("Compare with the real kernel: kmodel diff scenarios/story_double_buffer.scenario");
+            outln!("Run it yourself: kmodel run scenarios/story_double_buffer.scenario --timeline");
+            outln!("Compare with the real kernel: kmodel diff scenarios/story_double_buffer.scenario");
             ExitCode::SUCCESS
         }
         Err(e) => {
