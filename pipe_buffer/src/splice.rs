@@ -195,61 +195,59 @@ mod tests {
     use super::*;
     use page_refs::{Holder, Source};
 
+    /// An arena and two empty pipes, ids 1 and 2.
+    fn two_pipes() -> (PageArena, PipeInodeInfo, PipeInodeInfo) {
+        (PageArena::new(), PipeInodeInfo::new(1), PipeInodeInfo::new(2))
+    }
+
+    /// Close both pipes and check that no page is left behind.
+    fn tear_down(mut pages: PageArena, mut p: PipeInodeInfo, mut q: PipeInodeInfo) {
+        p.release_all(&mut pages);
+        q.release_all(&mut pages);
+        pages.check_teardown().unwrap();
+    }
+
     fn fill(byte: u8, len: usize) -> Source<'static> {
         Source::Fill { byte, len }
     }
 
     #[test]
     fn splice_moves_whole_buffers_with_their_reference() {
-        let mut pages = PageArena::new();
-        let mut p = PipeInodeInfo::new(1);
-        let mut q = PipeInodeInfo::new(2);
+        let (mut pages, mut p, mut q) = two_pipes();
         p.write(&mut pages, fill(b'a', 8192), true).unwrap();
         let page = p.buffers().next().unwrap().page;
         assert_eq!(p.splice_to(&mut q, &mut pages, 4096, true), Ok(4096));
         assert_eq!(pages.holders(page), &[Holder::pipe(2)]);
         assert!(q.buffers().next().unwrap().flags.contains(BufFlags::CAN_MERGE), "whole move keeps flags");
-        p.release_all(&mut pages);
-        q.release_all(&mut pages);
-        pages.check_teardown().unwrap();
+        tear_down(pages, p, q);
     }
 
     #[test]
     fn splice_splits_the_last_buffer_sharing_its_page() {
-        let mut pages = PageArena::new();
-        let mut p = PipeInodeInfo::new(1);
-        let mut q = PipeInodeInfo::new(2);
+        let (mut pages, mut p, mut q) = two_pipes();
         p.write(&mut pages, fill(b'a', 4096), true).unwrap();
         assert_eq!(p.splice_to(&mut q, &mut pages, 100, true), Ok(100));
         let page = p.buffers().next().unwrap().page;
         assert_eq!(pages.refcount(page), 2);
         assert_eq!(p.len_bytes(), 3996);
         assert!(!q.buffers().next().unwrap().flags.contains(BufFlags::CAN_MERGE));
-        p.release_all(&mut pages);
-        q.release_all(&mut pages);
-        pages.check_teardown().unwrap();
+        tear_down(pages, p, q);
     }
 
     #[test]
     fn tee_duplicates_without_consuming_and_cuts_at_len() {
-        let mut pages = PageArena::new();
-        let mut p = PipeInodeInfo::new(1);
-        let mut q = PipeInodeInfo::new(2);
+        let (mut pages, mut p, mut q) = two_pipes();
         p.write(&mut pages, fill(b'a', 8192), true).unwrap();
         assert_eq!(p.tee_to(&mut q, &mut pages, 5000, true), Ok(5000));
         assert_eq!(p.len_bytes(), 8192);
         let lens: Vec<u32> = q.buffers().map(|b| b.len).collect();
         assert_eq!(lens, vec![4096, 904]);
-        p.release_all(&mut pages);
-        q.release_all(&mut pages);
-        pages.check_teardown().unwrap();
+        tear_down(pages, p, q);
     }
 
     #[test]
     fn splice_into_pipe_without_reader_is_epipe_but_empty_input_is_eagain_first() {
-        let mut pages = PageArena::new();
-        let mut p = PipeInodeInfo::new(1);
-        let mut q = PipeInodeInfo::new(2);
+        let (mut pages, mut p, mut q) = two_pipes();
         q.readers = 0;
         assert_eq!(p.splice_to(&mut q, &mut pages, 10, true), Err(PipeError::Again));
         p.write(&mut pages, fill(b'a', 10), true).unwrap();
@@ -259,9 +257,7 @@ mod tests {
 
     #[test]
     fn splice_from_empty_pipe_without_writer_is_zero() {
-        let mut pages = PageArena::new();
-        let mut p = PipeInodeInfo::new(1);
-        let mut q = PipeInodeInfo::new(2);
+        let (mut pages, mut p, mut q) = two_pipes();
         p.writers = 0;
         assert_eq!(p.splice_to(&mut q, &mut pages, 10, false), Ok(0));
         assert_eq!(p.tee_to(&mut q, &mut pages, 10, false), Ok(0));

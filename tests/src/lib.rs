@@ -567,3 +567,26 @@ pub fn explain(text: &str, run: &DiffRun) -> String {
     let _ = writeln!(s, "--- model ---\n{}--- linux ---\n{}", run.model.output(), run.linux.output());
     s
 }
+
+/// Shrink candidates of a list: drop halves, quarters, ... then single
+/// elements.
+pub fn drop_chunks<T: Clone + 'static>(v: &[T]) -> Box<dyn Iterator<Item = Vec<T>>> {
+    let v = v.to_vec();
+    let n = v.len();
+    let mut cuts = Vec::new();
+    let mut chunk = n / 2;
+    while chunk >= 2 {
+        let mut at = 0;
+        while at < n {
+            cuts.push((at, (at + chunk).min(n)));
+            at += chunk;
+        }
+        chunk /= 2;
+    }
+    cuts.extend((0..n).map(|i| (i, i + 1)));
+    Box::new(cuts.into_iter().map(move |(a, b)| {
+        let mut w = v.clone();
+        w.drain(a..b);
+        w
+    }))
+}

@@ -65,21 +65,9 @@ impl Arbitrary for GenScenario {
     /// quarters, then one line at a time.
     fn shrink(&self) -> Box<dyn Iterator<Item = Self>> {
         let me = self.clone();
-        let n = me.text.ops.len();
-        let mut cuts: Vec<(usize, usize)> = Vec::new();
-        let mut chunk = n / 2;
-        while chunk >= 2 {
-            let mut at = 0;
-            while at < n {
-                cuts.push((at, (at + chunk).min(n)));
-                at += chunk;
-            }
-            chunk /= 2;
-        }
-        cuts.extend((0..n).map(|i| (i, i + 1)));
-        Box::new(cuts.into_iter().map(move |(a, b)| {
+        Box::new(tests::drop_chunks(&me.text.ops).map(move |ops| {
             let mut s = me.clone();
-            s.text.ops.drain(a..b);
+            s.text.ops = ops;
             s
         }))
     }

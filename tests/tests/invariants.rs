@@ -24,7 +24,7 @@ use kmodel::kernel::{
 };
 use page_refs::{PAGE_SIZE, Source};
 use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
-use tests::Rng;
+use tests::{Rng, drop_chunks};
 
 const PAGE: u64 = PAGE_SIZE as u64;
 
@@ -292,29 +292,6 @@ impl fmt::Debug for Calls {
         }
         Ok(())
     }
-}
-
-/// Shrink candidates of a list: drop halves, quarters, ... then single
-/// elements.
-fn drop_chunks<T: Clone + 'static>(v: &[T]) -> Box<dyn Iterator<Item = Vec<T>>> {
-    let v = v.to_vec();
-    let n = v.len();
-    let mut cuts = Vec::new();
-    let mut chunk = n / 2;
-    while chunk >= 2 {
-        let mut at = 0;
-        while at < n {
-            cuts.push((at, (at + chunk).min(n)));
-            at += chunk;
-        }
-        chunk /= 2;
-    }
-    cuts.extend((0..n).map(|i| (i, i + 1)));
-    Box::new(cuts.into_iter().map(move |(a, b)| {
-        let mut w = v.clone();
-        w.drain(a..b);
-        w
-    }))
 }
 
 fn gen_calls(g: &mut Gen, o: CallOptions) -> Vec<Call> {

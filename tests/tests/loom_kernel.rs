@@ -15,22 +15,26 @@
 
 mod loom_support;
 
-use kmodel::kernel::{Fcntl, Kernel, KernelConfig, SharedKernel};
+use kmodel::kernel::{Fcntl, Fd, Kernel, KernelConfig, Pid, SharedKernel};
 use page_refs::sync::thread;
 
-fn kernel() -> page_refs::sync::Arc<SharedKernel> {
-    SharedKernel::new(Kernel::new(KernelConfig { event_log: false, ..KernelConfig::default() }))
+/// A kernel with a one-slot pipe and a thread writing two pages into it:
+/// the kernel, the process, the read end and the writer.
+fn writer_into_one_slot_pipe()
+-> (page_refs::sync::Arc<SharedKernel>, Pid, Fd, thread::JoinHandle<Result<usize, nix::errno::Errno>>) {
+    let k = SharedKernel::new(Kernel::new(KernelConfig { event_log: false, ..KernelConfig::default() }));
+    let pid = k.with(|k| k.init_pid());
+    let (r, w) = k.with(|k| k.pipe2(pid)).unwrap();
+    k.fcntl(pid, w, Fcntl::SetPipeSz(4096)).unwrap();
+    let k2 = k.clone();
+    let writer = thread::spawn(move || k2.write(pid, w, b'x', 8192));
+    (k, pid, r, writer)
 }
 
 #[test]
 fn kernel_write_sleeps_and_resumes_while_reader_drains() {
     loom_support::model("kernel write/read, 1 slot, 2 pages", || {
-        let k = kernel();
-        let pid = k.with(|k| k.init_pid());
-        let (r, w) = k.with(|k| k.pipe2(pid)).unwrap();
-        k.fcntl(pid, w, Fcntl::SetPipeSz(4096)).unwrap();
-        let k2 = k.clone();
-        let writer = thread::spawn(move || k2.write(pid, w, b'x', 8192));
+        let (k, pid, r, writer) = writer_into_one_slot_pipe();
         let mut got = 0;
         while got < 8192 {
             let data = k.read(pid, r, 8192).unwrap();
@@ -46,12 +50,7 @@ fn kernel_write_sleeps_and_resumes_while_reader_drains() {
 #[test]
 fn kernel_close_wakes_a_blocked_writer() {
     loom_support::model("kernel close vs blocked writer", || {
-        let k = kernel();
-        let pid = k.with(|k| k.init_pid());
-        let (r, w) = k.with(|k| k.pipe2(pid)).unwrap();
-        k.fcntl(pid, w, Fcntl::SetPipeSz(4096)).unwrap();
-        let k2 = k.clone();
-        let writer = thread::spawn(move || k2.write(pid, w, b'x', 8192));
+        let (k, pid, r, writer) = writer_into_one_slot_pipe();
         k.close(pid, r).unwrap();
         let got = writer.join().unwrap();
         assert!(
