@@ -1,5 +1,7 @@
 //! The model backend: runs scenario steps on a [`Kernel`].
 
+mod checkpoint;
+
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
@@ -65,6 +67,8 @@ pub struct ModelBackend {
     processes: HashMap<String, Pid>,
     /// Check the page invariants after every step.
     check_each_step: bool,
+    /// Where `checkpoint FILE` / `restore FILE` resolve relative names.
+    checkpoint_dir: std::path::PathBuf,
 }
 
 impl ModelBackend {
@@ -85,7 +89,17 @@ impl ModelBackend {
             pid,
             handles: Vec::new(),
             check_each_step: true,
+            checkpoint_dir: checkpoint::default_dir(),
         }
+    }
+
+    /// Resolve the image files of `checkpoint FILE` and `restore FILE` in
+    /// `dir` (the default is a per-process directory under the temporary
+    /// directory).
+    #[must_use]
+    pub fn with_checkpoint_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.checkpoint_dir = dir.into();
+        self
     }
 
     /// The kernel, to register security modules or change tunables.
@@ -344,6 +358,8 @@ impl ModelBackend {
                 self.kernel.advance_time(Duration(*ns));
                 Outcome::Ok
             }
+            Op::Checkpoint { file } => self.checkpoint_op(file),
+            Op::Restore { file } => self.restore_op(file),
             Op::Send { fd, range, zerocopy, more, nonblock } => {
                 let fd = self.fd(*fd);
                 let r = self.user_range(range);

@@ -205,7 +205,9 @@ fn cmd_run(file: &Path, on: On, show_timeline: bool, linux: &LinuxArgs) -> ExitC
             }
             Err(e) => Err(e.to_string()),
         },
-        (On::Model, false) => run_on(&scenario, &mut ModelBackend::new(KernelConfig::default())),
+        (On::Model, false) => {
+            run_on(&scenario, &mut ModelBackend::new(KernelConfig::default()).with_checkpoint_dir("."))
+        }
         (On::Linux, _) => {
             LinuxBackend::new(linux.options()).map_err(|e| e.to_string()).and_then(|mut b| run_on(&scenario, &mut b))
         }

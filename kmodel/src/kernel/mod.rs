@@ -41,12 +41,12 @@ pub use threaded::SharedKernel;
 pub const BLOCKED: Errno = Errno::EDEADLK;
 
 /// A process id.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Pid(pub u32);
 
 /// A process: its descriptors, its user mappings, its credentials and its
 /// view of the filesystem.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Process {
     /// The descriptor table.
     pub fds: FdTable,
@@ -95,7 +95,7 @@ pub struct Kernel {
     pub(crate) vfs: crate::vfs::Vfs,
     /// The security modules.
     pub(crate) lsm: crate::lsm::Lsm,
-    next_id: u32,
+    pub(crate) next_id: u32,
 }
 
 impl Default for Kernel {
