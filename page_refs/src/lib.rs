@@ -38,7 +38,7 @@ mod holder;
 mod refcount;
 pub mod sync;
 
-pub use arena::{InvariantError, PageArena};
+pub use arena::{ArenaLayout, FrameLayout, InvariantError, PageArena};
 pub use content::{Content, Source};
 pub use event::{Event, EventKind, Stamp};
 pub use holder::{Holder, HolderKind};

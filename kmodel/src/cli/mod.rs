@@ -21,6 +21,7 @@ macro_rules! out {
 
 mod diff;
 mod explore;
+mod image;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -94,6 +95,9 @@ enum Command {
     /// shortest schedule found is printed as a replayable single-threaded
     /// scenario with its page timeline), 2 bad input, 4 the model failed.
     Explore(explore::ExploreArgs),
+    /// Read checkpoint images (written by a scenario's `checkpoint FILE`).
+    #[command(subcommand)]
+    Image(image::ImageCommand),
     /// Tell the built-in story (the default command).
     Story,
 }
@@ -267,5 +271,6 @@ pub fn main() -> ExitCode {
         Some(Command::Run { file, on, timeline, linux }) => cmd_run(&file, on, timeline, &linux),
         Some(Command::Diff { files, linux }) => diff::cmd_diff(&files, &linux.options()),
         Some(Command::Explore(args)) => explore::cmd_explore(&args),
+        Some(Command::Image(cmd)) => image::cmd_image(&cmd),
     }
 }

@@ -16,12 +16,13 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
-use page_refs::{Content, PAGE_SIZE, PageArena, PageId};
+use page_refs::{Content, Holder, HolderKind, PAGE_SIZE, PageArena, PageId};
 use pipe_buffer::{BufOrigin, PipeBuffer};
 
 use super::image::{
-    BufferRec, ConfigRec, DentryRec, FdRec, FileKindRec, FrameRec, Image, InodeKindRec, InodeRec, Meta, MountRec,
-    NamespaceRec, PathRec, PipeBufRec, PipeRec, ProcessRec, PteRec, Serializer, VInodeRec, VfsRec,
+    ArenaRec, BufferRec, ConfigRec, ContentRec, DentryRec, FdRec, FileKindRec, FrameRec, HolderRec, Image,
+    InodeKindRec, InodeRec, Meta, MountRec, NamespaceRec, PathRec, PipeBufRec, PipeRec, ProcessRec, PteRec, Serializer,
+    VInodeRec, VfsRec,
 };
 use crate::kernel::{File, FileKind, Kernel, KernelConfig, Pid, PipeId, Process, Pte};
 use crate::lsm::Era;
@@ -55,6 +56,7 @@ impl std::error::Error for CheckpointError {}
 pub(crate) trait PageSource {
     fn is_zero_page(&self, id: PageId) -> bool;
     fn content(&self, id: PageId) -> Option<&Content>;
+    fn version(&self, id: PageId) -> u32;
 }
 
 impl PageSource for PageArena {
@@ -64,6 +66,10 @@ impl PageSource for PageArena {
 
     fn content(&self, id: PageId) -> Option<&Content> {
         self.is_live(id).then(|| PageArena::content(self, id))
+    }
+
+    fn version(&self, id: PageId) -> u32 {
+        if self.is_live(id) { PageArena::version(self, id) } else { 0 }
     }
 }
 
@@ -77,30 +83,50 @@ pub(crate) struct Frames {
     pub(crate) missing: Option<PageId>,
 }
 
+pub(crate) fn holder_rec(h: Holder) -> HolderRec {
+    let kind = match h.kind {
+        HolderKind::User => 0,
+        HolderKind::Pipe => 1,
+        HolderKind::PageCache => 2,
+        HolderKind::Socket => 3,
+        HolderKind::Kernel => 4,
+    };
+    HolderRec { kind, object: h.object, index: h.index }
+}
+
 impl Frames {
     /// The index of `page`'s frame, entering it on first sight.
-    pub(crate) fn of(&mut self, pages: &impl PageSource, page: PageId) -> u32 {
+    fn enter(&mut self, pages: &impl PageSource, page: PageId) -> u32 {
         if let Some(&i) = self.index.get(&page) {
             return i;
         }
         let i = self.frames.len() as u32;
-        let rec = if pages.is_zero_page(page) {
-            FrameRec::Zero
+        let content = if pages.is_zero_page(page) {
+            ContentRec::Zero
         } else {
             match pages.content(page) {
-                Some(Content::Uniform(b)) => FrameRec::Uniform(*b),
+                Some(Content::Uniform(b)) => ContentRec::Uniform(*b),
                 Some(Content::Bytes(bytes)) => {
                     self.page_data.extend_from_slice(&bytes[..]);
-                    FrameRec::Bytes
+                    ContentRec::Bytes
                 }
                 None => {
                     self.missing.get_or_insert(page);
-                    FrameRec::Uniform(0)
+                    ContentRec::Uniform(0)
                 }
             }
         };
-        self.frames.push(rec);
+        let holders = if pages.is_zero_page(page) { vec![holder_rec(Holder::KERNEL)] } else { Vec::new() };
+        let version = pages.version(page);
+        self.frames.push(FrameRec { pfn: page.index, generation: page.generation, holders, content, version });
         self.index.insert(page, i);
+        i
+    }
+
+    /// The index of `page`'s frame, with `holder` added to its holders.
+    pub(crate) fn of(&mut self, pages: &impl PageSource, page: PageId, holder: Holder) -> u32 {
+        let i = self.enter(pages, page);
+        self.frames[i as usize].holders.push(holder_rec(holder));
         i
     }
 }
@@ -131,6 +157,15 @@ pub fn checkpoint(kernel: &Kernel, pids: &[Pid]) -> Result<Image, CheckpointErro
     let pages = kernel.pages();
     let mut frames = Frames::default();
     let pids: BTreeSet<Pid> = pids.iter().copied().collect();
+    // The whole machine: every frame, in frame-number order, with its
+    // holders as the arena records them, and the allocator's state, so a
+    // restore hands out the very same frame numbers.
+    let whole = kernel.procs.keys().all(|p| pids.contains(p));
+    if whole {
+        for (id, _) in pages.iter() {
+            frames.enter(pages, id);
+        }
+    }
     let mut processes = Vec::new();
     let mut pipes: BTreeSet<PipeId> = BTreeSet::new();
     for &pid in &pids {
@@ -145,6 +180,13 @@ pub fn checkpoint(kernel: &Kernel, pids: &[Pid]) -> Result<Image, CheckpointErro
         })
         .collect();
     let inodes = kernel.inodes.values().map(|inode| inode_rec(inode, &mut frames, pages)).collect();
+    let arena = whole.then(|| {
+        for (f, (_, holders)) in frames.frames.iter_mut().zip(pages.iter()) {
+            f.holders = holders.iter().copied().map(holder_rec).collect();
+        }
+        let page_refs::ArenaLayout { generations, free, freed, zero: _ } = pages.layout();
+        ArenaRec { generations, free, freed }
+    });
     let meta = meta(kernel, &pids);
     Ok(Image {
         serializer: Serializer::Interface,
@@ -156,6 +198,7 @@ pub fn checkpoint(kernel: &Kernel, pids: &[Pid]) -> Result<Image, CheckpointErro
         inodes,
         vfs: vfs_rec(kernel.vfs()),
         bindings: None,
+        arena,
     })
 }
 
@@ -220,10 +263,11 @@ pub(crate) fn process_rec(
             ptes: buf
                 .ptes()
                 .iter()
-                .map(|pte| match *pte {
+                .enumerate()
+                .map(|(i, pte)| match *pte {
                     Pte::None => PteRec::None,
                     Pte::Zero => PteRec::Zero,
-                    Pte::Page(p) => PteRec::Page(frames.of(pages, p)),
+                    Pte::Page(p) => PteRec::Page(frames.of(pages, p, Holder::user(id.0, i as u32))),
                 })
                 .collect(),
         })
@@ -257,7 +301,7 @@ pub(crate) fn pipe_rec<'a>(
         .map(|b| {
             let PipeBuffer { page, offset, len, flags, origin } = *b;
             PipeBufRec {
-                frame: frames.of(pages, page),
+                frame: frames.of(pages, page, Holder::pipe(id.0)),
                 offset,
                 len,
                 flags: flags.bits(),
@@ -279,7 +323,7 @@ pub(crate) fn inode_rec(inode: &crate::kernel::Inode, frames: &mut Frames, pages
         size: inode.size,
         initial_pages,
         initial_byte,
-        cache: inode.cached().map(|(i, p)| (i, frames.of(pages, p))).collect(),
+        cache: inode.cached().map(|(i, p)| (i, frames.of(pages, p, inode.page_holder(i)))).collect(),
     }
 }
 

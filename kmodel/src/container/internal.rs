@@ -223,6 +223,7 @@ pub(crate) fn decode(framed: &Framed<'_>) -> Result<Image, ImageError> {
         inodes,
         vfs: vfs_rec(&raw.vfs),
         bindings: None,
+        arena: None,
     })
 }
 
@@ -239,5 +240,9 @@ impl super::checkpoint::PageSource for Source {
 
     fn content(&self, id: PageId) -> Option<&Content> {
         self.contents.get(&id)
+    }
+
+    fn version(&self, _: PageId) -> u32 {
+        0
     }
 }

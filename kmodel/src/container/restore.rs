@@ -17,10 +17,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
-use page_refs::{Content, Holder, PAGE_SIZE, PageArena, PageId};
+use page_refs::{ArenaLayout, Content, FrameLayout, Holder, HolderKind, PAGE_SIZE, PageArena, PageId};
 use pipe_buffer::{BufFlags, BufOrigin, PipeBuffer, PipeInodeInfo, SizeLimits};
 
-use super::image::{FileKindRec, FrameRec, HostInfo, Image, InodeKindRec, Mismatch, PathRec, PteRec, compat};
+use super::image::{
+    ContentRec, FileKindRec, HolderRec, HostInfo, Image, InodeKindRec, Mismatch, PathRec, PteRec, compat,
+};
 use crate::kernel::{
     BufferId, Fd, FdTable, File, FileKind, Inode, InodeId, Kernel, KernelConfig, Pid, PipeId, Process, Pte, UserBuffer,
 };
@@ -132,7 +134,8 @@ pub fn build(image: &Image) -> Result<(Kernel, RestoreReport), RestoreError> {
         let Kernel { net, pages, .. } = &mut k;
         net.advance_to(pages, tcp_sim::Instant(m.now_ns));
     }
-    let mut frames = FrameTable::new(image)?;
+    let (pages, frames) = FrameTable::build(image, m.config.event_log)?;
+    k.pages = pages;
     k.vfs = vfs(&image.vfs)?;
     let known = Known::of(image, &k.vfs)?;
 
@@ -140,8 +143,8 @@ pub fn build(image: &Image) -> Result<(Kernel, RestoreReport), RestoreError> {
         let id = InodeId(rec.id);
         let mut cache = BTreeMap::new();
         for &(index, frame) in &rec.cache {
-            let holder = Holder::page_cache(rec.id, index.min(u64::from(u32::MAX)) as u32);
-            if cache.insert(index, frames.take(&mut k.pages, frame, holder)?).is_some() {
+            let id = frames.id(frame, format_args!("page {index} of file {}", rec.id))?;
+            if cache.insert(index, id).is_some() {
                 return invalid(format!("file {}: page {index} cached twice", rec.id));
             }
         }
@@ -210,7 +213,7 @@ pub fn build(image: &Image) -> Result<(Kernel, RestoreReport), RestoreError> {
                 ptes.push(match *pte {
                     PteRec::None => Pte::None,
                     PteRec::Zero => Pte::Zero,
-                    PteRec::Page(f) => Pte::Page(frames.take(&mut k.pages, f, Holder::user(b.id, i as u32))?),
+                    PteRec::Page(f) => Pte::Page(frames.id(f, format_args!("page {i} of mapping {}", b.id))?),
                 });
             }
             mm.insert(BufferId(b.id), UserBuffer::from_ptes(BufferId(b.id), ptes));
@@ -236,7 +239,7 @@ pub fn build(image: &Image) -> Result<(Kernel, RestoreReport), RestoreError> {
                 2 => BufOrigin::PageCache,
                 n => return invalid(format!("pipe {}: unknown buffer origin {n}", rec.id)),
             };
-            let page = frames.take(&mut k.pages, b.frame, Holder::pipe(rec.id))?;
+            let page = frames.id(b.frame, format_args!("a buffer of pipe {}", rec.id))?;
             bufs.push(PipeBuffer { page, offset: b.offset, len: b.len, flags, origin });
         }
         let (r, w) = ends.get(&rec.id).copied().unwrap_or_default();
@@ -245,82 +248,117 @@ pub fn build(image: &Image) -> Result<(Kernel, RestoreReport), RestoreError> {
         k.pipes.insert(PipeId(rec.id), pipe);
     }
 
-    frames.all_held()?;
     k.check_invariants().map_err(|e| RestoreError::Invalid(e.to_string()))?;
     let report = RestoreReport {
         processes: image.processes.len(),
         pipes: image.pipes.len(),
         files: image.inodes.len(),
         frames: image.frames.len(),
-        shared_frames: frames.uses.iter().filter(|n| **n > 1).count(),
-        references: frames.uses.iter().map(|n| *n as usize).sum(),
+        shared_frames: frames.holders.iter().filter(|n| **n > 1).count(),
+        references: frames.holders.iter().sum(),
     };
     Ok((k, report))
 }
 
-/// The frame table being brought back: a frame is allocated when its
-/// first holder is restored and referenced by the others.
-struct FrameTable<'a> {
-    image: &'a Image,
-    /// Offset of each `Bytes` frame in the page data.
-    offsets: Vec<Option<usize>>,
-    ids: Vec<Option<PageId>>,
-    uses: Vec<u32>,
+/// The frames brought back: an arena with every frame of the image, and
+/// each frame's id in it.
+struct FrameTable {
+    ids: Vec<PageId>,
+    holders: Vec<usize>,
 }
 
-impl<'a> FrameTable<'a> {
-    fn new(image: &'a Image) -> Result<Self, RestoreError> {
-        let mut next = 0;
-        let offsets: Vec<Option<usize>> = image
-            .frames
-            .iter()
-            .map(|f| {
-                (*f == FrameRec::Bytes).then(|| {
-                    next += PAGE_SIZE;
-                    next - PAGE_SIZE
-                })
-            })
-            .collect();
-        if next != image.page_data.len() {
-            return invalid(format!("page data holds {} bytes, the frames need {next}", image.page_data.len()));
-        }
-        let n = image.frames.len();
-        Ok(FrameTable { image, offsets, ids: vec![None; n], uses: vec![0; n] })
-    }
+fn holder(h: &HolderRec) -> Result<Holder, RestoreError> {
+    let kind = match h.kind {
+        0 => HolderKind::User,
+        1 => HolderKind::Pipe,
+        2 => HolderKind::PageCache,
+        3 => HolderKind::Socket,
+        4 => HolderKind::Kernel,
+        n => return invalid(format!("unknown holder kind {n}")),
+    };
+    Ok(Holder { kind, object: h.object, index: h.index })
+}
 
-    /// Take a reference to frame `i` for `holder`.
-    fn take(&mut self, pages: &mut PageArena, i: u32, holder: Holder) -> Result<PageId, RestoreError> {
-        let i = i as usize;
-        let Some(rec) = self.image.frames.get(i) else {
-            return invalid(format!("{holder} refers to frame {i}, the image has {}", self.image.frames.len()));
-        };
-        self.uses[i] += 1;
-        if let Some(id) = self.ids[i] {
-            pages.get(id, holder);
-            return Ok(id);
+impl FrameTable {
+    /// The arena: with the image's allocator state when it has one (the
+    /// same frame numbers as before), else fresh frames.
+    fn build(image: &Image, log: bool) -> Result<(PageArena, FrameTable), RestoreError> {
+        let mut at = 0;
+        let mut contents = Vec::with_capacity(image.frames.len());
+        let mut zero = None;
+        for (i, f) in image.frames.iter().enumerate() {
+            contents.push(match f.content {
+                ContentRec::Zero => {
+                    if zero.replace(i).is_some() {
+                        return invalid("two zero pages");
+                    }
+                    Content::Uniform(0)
+                }
+                ContentRec::Uniform(b) => Content::Uniform(b),
+                ContentRec::Bytes => {
+                    let Some(page) = image.page_data.get(at..at + PAGE_SIZE) else {
+                        return invalid(format!("frame {i}: page data ends at {}", image.page_data.len()));
+                    };
+                    at += PAGE_SIZE;
+                    let bytes: Box<[u8; PAGE_SIZE]> = page.to_vec().into_boxed_slice().try_into().expect("one page");
+                    Content::Bytes(bytes)
+                }
+            });
+            if f.holders.is_empty() {
+                return invalid(format!("frame {i} is held by nothing"));
+            }
         }
-        let id = match rec {
-            FrameRec::Zero => {
+        if at != image.page_data.len() {
+            return invalid(format!("page data holds {} bytes, the frames need {at}", image.page_data.len()));
+        }
+        let holders: Vec<usize> = image.frames.iter().map(|f| f.holders.len()).collect();
+        if let Some(arena) = &image.arena {
+            let Some(z) = zero else { return invalid("the image of a whole machine has no zero page") };
+            let zf = &image.frames[z];
+            let layout = ArenaLayout {
+                generations: arena.generations.clone(),
+                free: arena.free.clone(),
+                freed: arena.freed,
+                zero: PageId { index: zf.pfn, generation: zf.generation },
+            };
+            let mut frames = Vec::with_capacity(image.frames.len());
+            let mut ids = Vec::with_capacity(image.frames.len());
+            for (f, content) in image.frames.iter().zip(contents) {
+                let id = PageId { index: f.pfn, generation: f.generation };
+                let holders = f.holders.iter().map(holder).collect::<Result<Vec<_>, _>>()?;
+                frames.push(FrameLayout { id, holders, content, version: f.version });
+                ids.push(id);
+            }
+            let pages = PageArena::from_layout(layout, frames, log).map_err(RestoreError::Invalid)?;
+            return Ok((pages, FrameTable { ids, holders }));
+        }
+        let mut pages = if log { PageArena::new() } else { PageArena::without_log() };
+        let mut ids = Vec::with_capacity(image.frames.len());
+        for (f, content) in image.frames.iter().zip(contents) {
+            let hs = f.holders.iter().map(holder).collect::<Result<Vec<_>, _>>()?;
+            let id = if f.content == ContentRec::Zero {
                 let z = pages.zero_page();
-                pages.get(z, holder);
+                for h in hs.into_iter().filter(|h| *h != Holder::KERNEL) {
+                    pages.get(z, h);
+                }
                 z
-            }
-            FrameRec::Uniform(b) => pages.alloc_with(holder, Content::Uniform(*b)),
-            FrameRec::Bytes => {
-                let at = self.offsets[i].expect("a Bytes frame has an offset");
-                let bytes: Box<[u8; PAGE_SIZE]> =
-                    self.image.page_data[at..at + PAGE_SIZE].to_vec().into_boxed_slice().try_into().expect("one page");
-                pages.alloc_with(holder, Content::Bytes(bytes))
-            }
-        };
-        self.ids[i] = Some(id);
-        Ok(id)
+            } else {
+                let id = pages.alloc_with(hs[0], content);
+                for h in &hs[1..] {
+                    pages.get(id, *h);
+                }
+                id
+            };
+            ids.push(id);
+        }
+        Ok((pages, FrameTable { ids, holders }))
     }
 
-    fn all_held(&self) -> Result<(), RestoreError> {
-        match self.uses.iter().position(|n| *n == 0) {
-            Some(i) => invalid(format!("frame {i} is held by nothing")),
-            None => Ok(()),
+    /// The id of frame `i`.
+    fn id(&self, i: u32, who: impl fmt::Display) -> Result<PageId, RestoreError> {
+        match self.ids.get(i as usize) {
+            Some(id) => Ok(*id),
+            None => invalid(format!("{who} refers to frame {i}, the image has {}", self.ids.len())),
         }
     }
 }

@@ -43,5 +43,17 @@ fn decode_v1(framed: &Framed<'_>) -> Result<Image, ImageError> {
     let inodes = body("inodes", required(&map, SectionTag::Inodes)?)?;
     let vfs = body("vfs", required(&map, SectionTag::Vfs)?)?;
     let bindings = map.get(&SectionTag::Bindings).map(|b| body("bindings", b)).transpose()?;
-    Ok(Image { serializer: Serializer::Interface, meta, frames, page_data, processes, pipes, inodes, vfs, bindings })
+    let arena = map.get(&SectionTag::Arena).map(|b| body("arena", b)).transpose()?;
+    Ok(Image {
+        serializer: Serializer::Interface,
+        meta,
+        frames,
+        page_data,
+        processes,
+        pipes,
+        inodes,
+        vfs,
+        bindings,
+        arena,
+    })
 }

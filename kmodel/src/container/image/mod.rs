@@ -33,8 +33,9 @@ use std::fmt;
 use serde::Serialize;
 
 pub use v1::{
-    BindingsRec, BufferRec, ConfigRec, DentryRec, FdRec, FileKindRec, FrameRec, HandleRec, InodeKindRec, InodeRec,
-    Meta, MountRec, NamespaceRec, PathRec, PipeBufRec, PipeRec, ProcessRec, PteRec, VInodeRec, VfsRec,
+    ArenaRec, BindingsRec, BufferRec, ConfigRec, ContentRec, DentryRec, FdRec, FileKindRec, FrameRec, HandleRec,
+    HolderRec, InodeKindRec, InodeRec, Meta, MountRec, NamespaceRec, PathRec, PipeBufRec, PipeRec, ProcessRec, PteRec,
+    VInodeRec, VfsRec,
 };
 
 /// The first eight bytes of every image.
@@ -92,11 +93,13 @@ pub enum SectionTag {
     Vfs = 7,
     /// [`BindingsRec`] (optional: only images written by the scenario runner).
     Bindings = 8,
+    /// [`ArenaRec`] (optional: only images of a whole machine).
+    Arena = 9,
 }
 
 impl SectionTag {
     /// Every tag, in the order they are written.
-    pub const ALL: [SectionTag; 8] = [
+    pub const ALL: [SectionTag; 9] = [
         SectionTag::Meta,
         SectionTag::Frames,
         SectionTag::PageData,
@@ -105,6 +108,7 @@ impl SectionTag {
         SectionTag::Inodes,
         SectionTag::Vfs,
         SectionTag::Bindings,
+        SectionTag::Arena,
     ];
 
     /// The tag with this number.
@@ -123,6 +127,7 @@ impl SectionTag {
             SectionTag::Inodes => "inodes",
             SectionTag::Vfs => "vfs",
             SectionTag::Bindings => "bindings",
+            SectionTag::Arena => "arena",
         }
     }
 }
@@ -256,6 +261,8 @@ pub struct Image {
     pub vfs: VfsRec,
     /// The scenario runner's names, if a runner wrote the image.
     pub bindings: Option<BindingsRec>,
+    /// The page allocator, if the image holds the whole machine.
+    pub arena: Option<ArenaRec>,
 }
 
 /// One framed section, borrowed from the input.
@@ -416,6 +423,7 @@ impl Image {
         let inodes = postcard_vec(&self.inodes);
         let vfs = postcard_vec(&self.vfs);
         let bindings = self.bindings.as_ref().map(postcard_vec);
+        let arena = self.arena.as_ref().map(postcard_vec);
         let mut sections: Vec<(SectionTag, &[u8])> = vec![
             (SectionTag::Meta, &meta),
             (SectionTag::Frames, &frames),
@@ -427,6 +435,9 @@ impl Image {
         ];
         if let Some(b) = &bindings {
             sections.push((SectionTag::Bindings, b));
+        }
+        if let Some(a) = &arena {
+            sections.push((SectionTag::Arena, a));
         }
         frame(FORMAT_VERSION, Serializer::Interface, &sections)
     }
@@ -448,7 +459,7 @@ impl Image {
 
     /// The page data must hold exactly one page per `Bytes` frame.
     fn validate_frames(&self) -> Result<(), ImageError> {
-        let n = self.frames.iter().filter(|f| **f == FrameRec::Bytes).count();
+        let n = self.frames.iter().filter(|f| f.content == ContentRec::Bytes).count();
         let want = n as u64 * u64::from(self.meta.page_size);
         if self.page_data.len() as u64 != want {
             return Err(ImageError::Invalid(format!(
@@ -468,12 +479,12 @@ impl Image {
         let mut next = 0;
         if let Some(frames) = v["frames"].as_array_mut() {
             for f in frames.iter_mut() {
-                if f == "Bytes" {
+                if f["content"] == "Bytes" {
                     let page = self.page_data.get(next * ps..(next + 1) * ps).unwrap_or(&[]);
                     next += 1;
                     let mut runs = String::new();
                     crate::scenario::write_runs(&mut runs, page);
-                    *f = serde_json::json!({ "Bytes": runs });
+                    f["content"] = serde_json::json!({ "Bytes": runs });
                 }
             }
         }

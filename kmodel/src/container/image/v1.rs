@@ -53,13 +53,54 @@ pub struct ConfigRec {
 /// One page frame, stored once whoever holds it; holders refer to it by
 /// its position in the frame table.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum FrameRec {
+pub struct FrameRec {
+    /// Its frame number (slab key) in the writing kernel; kept on restore
+    /// when the image has an [`ArenaRec`].
+    pub pfn: u32,
+    /// Its generation.
+    pub generation: u32,
+    /// Its holders, in the order the references were taken (`refs` prints
+    /// them in that order).
+    pub holders: Vec<HolderRec>,
+    /// Its bytes.
+    pub content: ContentRec,
+    /// Writes it has seen (TCP compares versions to tell a page changed).
+    pub version: u32,
+}
+
+/// A frame's bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ContentRec {
     /// The shared zero page.
     Zero,
     /// Every byte this value.
     Uniform(u8),
     /// Arbitrary bytes: the next `PAGE_SIZE` bytes of the page-data section.
     Bytes,
+}
+
+/// One page reference's holder.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HolderRec {
+    /// 0 user mapping, 1 pipe, 2 page cache, 3 socket, 4 kernel.
+    pub kind: u8,
+    /// Which object.
+    pub object: u32,
+    /// Position within it.
+    pub index: u32,
+}
+
+/// The page allocator's state, saved when the image holds the whole
+/// machine: restore then hands out the same frame numbers, before and
+/// after, as the checkpointed kernel would have.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArenaRec {
+    /// Next generation of every frame number ever used.
+    pub generations: Vec<u32>,
+    /// Vacant frame numbers, the next to be reused last.
+    pub free: Vec<u32>,
+    /// Frames freed so far.
+    pub freed: u64,
 }
 
 /// A process.
