@@ -388,13 +388,16 @@ pub(crate) fn vfs_rec(vfs: &crate::vfs::Vfs) -> VfsRec {
     }
 }
 
+/// [`sharing`]'s answer: per frame, its sorted holders and its bytes.
+pub type Sharing = Vec<(Vec<Holder>, String)>;
+
 /// A canonical description of page sharing: for every live frame, its
 /// holders (sorted) and its bytes as runs, the frames sorted. Object ids
 /// survive a restore, page ids need not, so two kernels with the same
 /// sharing structure give equal descriptions.
-pub fn sharing(kernel: &Kernel) -> Vec<(Vec<page_refs::Holder>, String)> {
+pub fn sharing(kernel: &Kernel) -> Sharing {
     let pages = kernel.pages();
-    let mut out: Vec<(Vec<page_refs::Holder>, String)> = pages
+    let mut out: Sharing = pages
         .iter()
         .map(|(id, holders)| {
             let mut h = holders.to_vec();

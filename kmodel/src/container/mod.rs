@@ -33,6 +33,6 @@ pub mod image;
 pub mod internal;
 mod restore;
 
-pub use checkpoint::{CheckpointError, checkpoint, sharing};
+pub use checkpoint::{CheckpointError, Sharing, checkpoint, sharing};
 pub use image::{HostInfo, Image, ImageError, Mismatch};
 pub use restore::{RestoreError, RestoreReport, build, restore, restore_on};

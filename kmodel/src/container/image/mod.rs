@@ -356,6 +356,34 @@ pub(crate) fn unframe(bytes: &[u8]) -> Result<Framed<'_>, ImageError> {
     Ok(Framed { version, serializer, sections })
 }
 
+/// Recompute every checksum of `bytes` in place, as far as the section
+/// table can be walked: a mutated image then reaches the decoder's later
+/// checks (decoding, validation) instead of stopping at the checksums. For
+/// tests and fuzzing.
+pub fn reseal(bytes: &mut [u8]) {
+    if bytes.len() < HEADER_LEN + 4 {
+        return;
+    }
+    let end = bytes.len() - 4;
+    let count = u32_at(bytes, 12);
+    let mut at = HEADER_LEN;
+    for _ in 0..count {
+        if end - at < SECTION_HEADER_LEN {
+            break;
+        }
+        let len = u64_at(bytes, at + 8);
+        if len > (end - at - SECTION_HEADER_LEN) as u64 {
+            break;
+        }
+        let body = at + SECTION_HEADER_LEN..at + SECTION_HEADER_LEN + len as usize;
+        let crc = crc32fast::hash(&bytes[body.clone()]);
+        bytes[at + 4..at + 8].copy_from_slice(&crc.to_le_bytes());
+        at = body.end;
+    }
+    let crc = crc32fast::hash(&bytes[..end]);
+    bytes[end..].copy_from_slice(&crc.to_le_bytes());
+}
+
 /// Write the framing around `sections`.
 pub(crate) fn frame(version: u16, serializer: Serializer, sections: &[(SectionTag, &[u8])]) -> Vec<u8> {
     let total: usize = HEADER_LEN + sections.iter().map(|(_, b)| SECTION_HEADER_LEN + b.len()).sum::<usize>() + 4;
