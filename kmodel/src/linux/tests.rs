@@ -221,8 +221,10 @@ fn model_only_ops_skip() {
     s.op("advance", Op::Advance { ns: 1000 });
     s.op("getpsz", Op::Fcntl { fd: w(p), cmd: FcntlCmd::GetPsz });
     s.op("setpsz", Op::Fcntl { fd: w(p), cmd: FcntlCmd::SetPsz(3) });
+    s.op("checkpoint x.img", Op::Checkpoint { file: "x.img".into() });
+    s.op("restore x.img", Op::Restore { file: "x.img".into() });
     let out = s.outcomes();
-    assert_eq!(&out[2..], &[const { Outcome::Skip }; 5]);
+    assert_eq!(&out[2..], &[const { Outcome::Skip }; 7]);
 }
 
 #[test]

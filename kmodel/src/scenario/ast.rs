@@ -582,7 +582,10 @@ impl Op {
     /// context, a security policy, labels): every line after it is
     /// model-only too (see [`Step::model_only`]).
     pub fn changes_what_linux_sees(&self) -> bool {
-        matches!(self, Op::Process { .. } | Op::Exec { .. } | Op::Policy { .. } | Op::Restorecon { .. })
+        matches!(
+            self,
+            Op::Process { .. } | Op::Exec { .. } | Op::Policy { .. } | Op::Restorecon { .. } | Op::Restore { .. }
+        )
     }
 }
 

@@ -1395,6 +1395,19 @@ mod tests {
     }
 
     #[test]
+    fn checkpoint_and_restore_take_one_file_name() {
+        assert_eq!(op("checkpoint mid.img"), Op::Checkpoint { file: "mid.img".into() });
+        assert_eq!(op("restore /tmp/a.img"), Op::Restore { file: "/tmp/a.img".into() });
+        let (col, msg) = line_err("checkpoint");
+        assert_eq!(col, 11);
+        assert_eq!(msg, "expected an image file name like mid.img, found end of line");
+        let (_, msg) = line_err("restore");
+        assert_eq!(msg, "expected an image file name like mid.img, found end of line");
+        let (col, _) = line_err("restore a.img b.img");
+        assert_eq!(col, 15);
+    }
+
+    #[test]
     fn unknown_verb_lists_the_verbs() {
         let e = err("\n  frob p\n");
         assert_eq!((e.line, e.column), (2, 3));
