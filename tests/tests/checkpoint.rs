@@ -435,3 +435,25 @@ fn restore_verb_refuses_a_corrupted_file_and_runs_on_unchanged() {
     assert!(out.contains("7: read p.r 10 => 10 'A'x10"), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn image_of_one_process_restores_without_the_others() {
+    let text = "buffer buf 2\npipe p\nfill buf 'A'\nvmsplice p.w buf\nprocess child\nbuffer cb 1\npipe cp\nfill cb 'C'\n\
+                vmsplice cp.w cb\ntee p.r cp.w 4096\n";
+    let s = scenario::parse("two", text).unwrap();
+    let mut b = ModelBackend::new(KernelConfig::default());
+    for step in &s.steps {
+        b.step(&s, step).unwrap();
+    }
+    let child = b.current();
+    assert_ne!(child, Pid(1));
+    let image = container::checkpoint(b.kernel(), &[child]).expect("checkpoint of the child");
+    assert!(image.arena.is_none(), "not the whole machine");
+    let mut host = Kernel::default();
+    let report = container::restore(&mut host, &Image::decode(&image.encode()).unwrap()).expect("restores");
+    assert_eq!(report.processes, 1);
+    assert!(host.process(child).is_some() && host.process(Pid(1)).is_none());
+    // The teed page is held by the child's pipes only now: the parent's
+    // mapping is not in the image.
+    host.teardown_and_check().unwrap();
+}

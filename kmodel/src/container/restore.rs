@@ -9,6 +9,11 @@
 //! [`Kernel::check_invariants`]; only then does it replace the target. A
 //! refused image leaves the target exactly as it was.
 //!
+//! Counts that follow from the objects (pipe readers and writers, dentry
+//! references, namespace users) are recomputed from the objects restored,
+//! as CRIU recreates them by reopening, so an image of some processes only
+//! restores consistently.
+//!
 //! Object ids (pids, pipes, mappings, files, dentries, mounts) are kept, so
 //! the page holders, and the scenario runner's bindings, mean the same
 //! after a restore. Page frame numbers are not kept: nothing observable
@@ -248,6 +253,7 @@ pub fn build(image: &Image) -> Result<(Kernel, RestoreReport), RestoreError> {
         k.pipes.insert(PipeId(rec.id), pipe);
     }
 
+    recount_vfs(&mut k);
     k.check_invariants().map_err(|e| RestoreError::Invalid(e.to_string()))?;
     let report = RestoreReport {
         processes: image.processes.len(),
@@ -507,4 +513,51 @@ fn vfs(rec: &super::image::VfsRec) -> Result<crate::vfs::Vfs, RestoreError> {
         return invalid("the root dentry or root mount is missing");
     }
     Ok(v)
+}
+
+/// Dentry reference counts and namespace user counts follow from the
+/// objects restored (children, roots and working directories, open files,
+/// mounts), not from the image: an image of some processes only leaves out
+/// the references of the others.
+fn recount_vfs(k: &mut Kernel) {
+    let Kernel { vfs, procs, .. } = k;
+    let mut refs: BTreeMap<DentryId, u32> = vfs.dentries.keys().map(|d| (*d, 0)).collect();
+    let mut hold = |d: DentryId| {
+        if let Some(n) = refs.get_mut(&d) {
+            *n += 1;
+        }
+    };
+    for (id, d) in &vfs.dentries {
+        if d.parent != *id {
+            hold(d.parent);
+        }
+    }
+    let mut files = BTreeSet::new();
+    let mut users: BTreeMap<MntNsId, u32> = BTreeMap::new();
+    for p in procs.values() {
+        hold(p.fs.root.dentry);
+        hold(p.fs.pwd.dentry);
+        *users.entry(p.fs.ns).or_default() += 1;
+        for (_, f) in p.fds.iter() {
+            if let Some(op) = f.path
+                && files.insert(op.id)
+            {
+                hold(op.path.dentry);
+            }
+        }
+    }
+    for m in vfs.mounts.values() {
+        hold(m.root);
+        if let Some(p) = m.parent {
+            hold(p.dentry);
+        }
+    }
+    for (d, n) in refs {
+        if let Some(dentry) = vfs.dentries.get_mut(&d) {
+            dentry.refs = n;
+        }
+    }
+    for (id, ns) in &mut vfs.namespaces {
+        ns.users = users.get(id).copied().unwrap_or(0);
+    }
 }
