@@ -54,6 +54,18 @@ fn fixture_image_round_trips_and_restores_the_same_sharing() {
 }
 
 #[test]
+fn checkpoint_bytes_and_restore_bytes_agree_with_the_image_path() {
+    let k = fixture();
+    let bytes = container::checkpoint_bytes(&k, &[Pid(1)]).expect("checkpoint");
+    assert_eq!(bytes, image_of(&k).encode(), "the direct encoder writes the same bytes");
+    let mut fresh = Kernel::default();
+    container::restore_bytes(&mut fresh, &bytes).expect("restores");
+    assert_eq!(container::sharing(&fresh), container::sharing(&k));
+    let e = container::restore_bytes(&mut fresh, &bytes[..bytes.len() - 1]).unwrap_err();
+    assert!(matches!(e, RestoreError::Image(ImageError::Truncated { .. } | ImageError::ImageChecksum { .. })), "{e}");
+}
+
+#[test]
 fn every_byte_flipped_in_turn_is_refused_with_an_error() {
     let good = image_of(&fixture()).encode();
     for i in 0..good.len() {

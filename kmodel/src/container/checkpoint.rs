@@ -73,12 +73,37 @@ impl PageSource for PageArena {
     }
 }
 
+/// A multiplicative hash for page ids (SipHash cost a tenth of a
+/// checkpoint): ids are not attacker-chosen, the kernel hands them out.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct PageIdHasher(u64);
+
+impl std::hash::Hasher for PageIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u8(*b);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (self.0.rotate_left(32) ^ u64::from(n)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type PageIdMap = HashMap<PageId, u32, std::hash::BuildHasherDefault<PageIdHasher>>;
+
 /// The frame table under construction: each live page once.
 #[derive(Default)]
 pub(crate) struct Frames {
-    index: HashMap<PageId, u32>,
+    index: PageIdMap,
     pub(crate) frames: Vec<FrameRec>,
     pub(crate) page_data: Vec<u8>,
+    /// CRC-32 of the page bytes gathered, computed while they are in cache.
+    pub(crate) page_crc: crc32fast::Hasher,
     /// A page some holder names but the source does not have.
     pub(crate) missing: Option<PageId>,
 }
@@ -108,6 +133,7 @@ impl Frames {
                 Some(Content::Uniform(b)) => ContentRec::Uniform(*b),
                 Some(Content::Bytes(bytes)) => {
                     self.page_data.extend_from_slice(&bytes[..]);
+                    self.page_crc.update(&bytes[..]);
                     ContentRec::Bytes
                 }
                 None => {
@@ -138,6 +164,38 @@ impl Frames {
 /// registered security modules ([`CheckpointError::Unsupported`] names
 /// which).
 pub fn checkpoint(kernel: &Kernel, pids: &[Pid]) -> Result<Image, CheckpointError> {
+    capture(kernel, pids, Vec::new()).map(|(image, _)| image)
+}
+
+/// [`checkpoint`] straight to bytes: the same bytes as
+/// `checkpoint(..)?.encode()`, with the pages copied once, from the
+/// kernel into the output.
+///
+/// # Errors
+/// As [`checkpoint`].
+pub fn checkpoint_bytes(kernel: &Kernel, pids: &[Pid]) -> Result<Vec<u8>, CheckpointError> {
+    let (image, crc) = capture(kernel, pids, vec![0; super::image::PAGE_DATA_PREFIX])?;
+    Ok(image.into_bytes_prefixed(crc))
+}
+
+/// [`checkpoint_bytes`] into `out` (cleared first), reusing its memory: a
+/// migration that checkpoints again and again does not pay for fresh
+/// pages of output each time.
+///
+/// # Errors
+/// As [`checkpoint`]; `out` is then empty.
+pub fn checkpoint_into(kernel: &Kernel, pids: &[Pid], out: &mut Vec<u8>) -> Result<(), CheckpointError> {
+    let mut buf = std::mem::take(out);
+    buf.clear();
+    buf.resize(super::image::PAGE_DATA_PREFIX, 0);
+    let (image, crc) = capture(kernel, pids, buf)?;
+    *out = image.into_bytes_prefixed(crc);
+    Ok(())
+}
+
+/// The image, its page data gathered after `page_data`'s first bytes, and
+/// the CRC-32 of the page bytes.
+fn capture(kernel: &Kernel, pids: &[Pid], page_data: Vec<u8>) -> Result<(Image, u32), CheckpointError> {
     if pids.is_empty() {
         return Err(CheckpointError::NoProcesses);
     }
@@ -155,13 +213,15 @@ pub fn checkpoint(kernel: &Kernel, pids: &[Pid]) -> Result<Image, CheckpointErro
         )));
     }
     let pages = kernel.pages();
-    let mut frames = Frames::default();
+    let mut frames = Frames { page_data, ..Frames::default() };
     let pids: BTreeSet<Pid> = pids.iter().copied().collect();
     // The whole machine: every frame, in frame-number order, with its
     // holders as the arena records them, and the allocator's state, so a
     // restore hands out the very same frame numbers.
     let whole = kernel.procs.keys().all(|p| pids.contains(p));
     if whole {
+        let with_bytes = pages.iter().filter(|(id, _)| matches!(pages.content(*id), Content::Bytes(_))).count();
+        frames.page_data.reserve_exact(with_bytes * PAGE_SIZE);
         for (id, _) in pages.iter() {
             frames.enter(pages, id);
         }
@@ -188,7 +248,7 @@ pub fn checkpoint(kernel: &Kernel, pids: &[Pid]) -> Result<Image, CheckpointErro
         ArenaRec { generations, free, freed }
     });
     let meta = meta(kernel, &pids);
-    Ok(Image {
+    let image = Image {
         serializer: Serializer::Interface,
         meta,
         frames: frames.frames,
@@ -199,7 +259,8 @@ pub fn checkpoint(kernel: &Kernel, pids: &[Pid]) -> Result<Image, CheckpointErro
         vfs: vfs_rec(kernel.vfs()),
         bindings: None,
         arena,
-    })
+    };
+    Ok((image, frames.page_crc.finalize()))
 }
 
 fn meta(kernel: &Kernel, pids: &BTreeSet<Pid>) -> Meta {

@@ -33,6 +33,6 @@ pub mod image;
 pub mod internal;
 mod restore;
 
-pub use checkpoint::{CheckpointError, Sharing, checkpoint, sharing};
+pub use checkpoint::{CheckpointError, Sharing, checkpoint, checkpoint_bytes, checkpoint_into, sharing};
 pub use image::{HostInfo, Image, ImageError, Mismatch};
-pub use restore::{RestoreError, RestoreReport, build, restore, restore_on};
+pub use restore::{RestoreError, RestoreReport, build, build_with, restore, restore_bytes, restore_on};

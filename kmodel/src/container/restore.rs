@@ -47,6 +47,8 @@ pub enum RestoreError {
     Incompatible(Vec<Mismatch>),
     /// The records do not describe a consistent machine.
     Invalid(String),
+    /// The bytes are not an image ([`restore_bytes`]).
+    Image(super::ImageError),
 }
 
 impl fmt::Display for RestoreError {
@@ -63,6 +65,7 @@ impl fmt::Display for RestoreError {
                 Ok(())
             }
             RestoreError::Invalid(why) => write!(f, "inconsistent image: {why}"),
+            RestoreError::Image(e) => write!(f, "{e}"),
         }
     }
 }
@@ -113,11 +116,37 @@ pub fn restore_on(kernel: &mut Kernel, image: &Image, host: &HostInfo) -> Result
     Ok(report)
 }
 
+/// Decode `bytes` and restore them onto `kernel` (the pages are copied
+/// once, from the bytes into the new kernel's frames).
+///
+/// # Errors
+/// Bytes that are not an image ([`RestoreError::Image`]), or as
+/// [`restore`]; `kernel` is then unchanged.
+pub fn restore_bytes(kernel: &mut Kernel, bytes: &[u8]) -> Result<RestoreReport, RestoreError> {
+    let (image, pages) = Image::decode_borrowed(bytes).map_err(RestoreError::Image)?;
+    let mismatches = compat(&image.meta, &HostInfo::this());
+    if !mismatches.is_empty() {
+        return Err(RestoreError::Incompatible(mismatches));
+    }
+    let (new, report) = build_with(&image, &pages)?;
+    *kernel = new;
+    Ok(report)
+}
+
 /// A kernel built from `image`, checked.
 ///
 /// # Errors
 /// As [`restore`].
 pub fn build(image: &Image) -> Result<(Kernel, RestoreReport), RestoreError> {
+    build_with(image, &image.page_data)
+}
+
+/// [`build`] with the page data given apart (`image.page_data` is
+/// ignored): see [`Image::decode_borrowed`].
+///
+/// # Errors
+/// As [`restore`].
+pub fn build_with(image: &Image, page_data: &[u8]) -> Result<(Kernel, RestoreReport), RestoreError> {
     if image.meta.page_size as usize != PAGE_SIZE {
         return invalid(format!("page size {} is not this host's {PAGE_SIZE}", image.meta.page_size));
     }
@@ -139,7 +168,7 @@ pub fn build(image: &Image) -> Result<(Kernel, RestoreReport), RestoreError> {
         let Kernel { net, pages, .. } = &mut k;
         net.advance_to(pages, tcp_sim::Instant(m.now_ns));
     }
-    let (pages, frames) = FrameTable::build(image, m.config.event_log)?;
+    let (pages, frames) = FrameTable::build(image, page_data, m.config.event_log)?;
     k.pages = pages;
     k.vfs = vfs(&image.vfs)?;
     let known = Known::of(image, &k.vfs)?;
@@ -288,7 +317,7 @@ fn holder(h: &HolderRec) -> Result<Holder, RestoreError> {
 impl FrameTable {
     /// The arena: with the image's allocator state when it has one (the
     /// same frame numbers as before), else fresh frames.
-    fn build(image: &Image, log: bool) -> Result<(PageArena, FrameTable), RestoreError> {
+    fn build(image: &Image, page_data: &[u8], log: bool) -> Result<(PageArena, FrameTable), RestoreError> {
         let mut at = 0;
         let mut contents = Vec::with_capacity(image.frames.len());
         let mut zero = None;
@@ -302,8 +331,8 @@ impl FrameTable {
                 }
                 ContentRec::Uniform(b) => Content::Uniform(b),
                 ContentRec::Bytes => {
-                    let Some(page) = image.page_data.get(at..at + PAGE_SIZE) else {
-                        return invalid(format!("frame {i}: page data ends at {}", image.page_data.len()));
+                    let Some(page) = page_data.get(at..at + PAGE_SIZE) else {
+                        return invalid(format!("frame {i}: page data ends at {}", page_data.len()));
                     };
                     at += PAGE_SIZE;
                     let bytes: Box<[u8; PAGE_SIZE]> = page.to_vec().into_boxed_slice().try_into().expect("one page");
@@ -314,8 +343,8 @@ impl FrameTable {
                 return invalid(format!("frame {i} is held by nothing"));
             }
         }
-        if at != image.page_data.len() {
-            return invalid(format!("page data holds {} bytes, the frames need {at}", image.page_data.len()));
+        if at != page_data.len() {
+            return invalid(format!("page data holds {} bytes, the frames need {at}", page_data.len()));
         }
         let holders: Vec<usize> = image.frames.iter().map(|f| f.holders.len()).collect();
         if let Some(arena) = &image.arena {

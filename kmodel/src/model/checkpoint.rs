@@ -67,11 +67,11 @@ impl ModelBackend {
             Ok(b) => b,
             Err(e) => return Outcome::Err(io_errno(&e)),
         };
-        let image = match Image::decode(&bytes) {
+        let (image, pages) = match Image::decode_borrowed(&bytes) {
             Ok(i) => i,
             Err(e) => return Outcome::Failed(format!("{file}: {e}")),
         };
-        match self.restore_image(&image) {
+        match self.restore_parts(&image, &pages) {
             Ok(()) => Outcome::Ok,
             Err(why) => Outcome::Failed(format!("{file}: {why}")),
         }
@@ -83,12 +83,16 @@ impl ModelBackend {
     /// # Errors
     /// Why the image cannot be restored here.
     pub fn restore_image(&mut self, image: &Image) -> Result<(), String> {
+        self.restore_parts(image, &image.page_data)
+    }
+
+    fn restore_parts(&mut self, image: &Image, page_data: &[u8]) -> Result<(), String> {
         let b = image.bindings.as_ref().ok_or("the image has no scenario bindings (it was not written by a run)")?;
         let compat = crate::container::image::compat(&image.meta, &crate::container::HostInfo::this());
         if !compat.is_empty() {
             return Err(crate::container::RestoreError::Incompatible(compat).to_string());
         }
-        let (kernel, _) = crate::container::build(image).map_err(|e| e.to_string())?;
+        let (kernel, _) = crate::container::build_with(image, page_data).map_err(|e| e.to_string())?;
         if kernel.process(Pid(b.current)).is_none() {
             return Err(format!("the bindings' current process {} is not in the image", b.current));
         }

@@ -19,9 +19,10 @@ pub(crate) enum Versioned {
 
 /// Decode the sections of an interface image with the records of its
 /// version.
-pub(crate) fn decode_versioned(framed: &Framed<'_>) -> Result<Versioned, ImageError> {
+/// The page data is returned apart, borrowed from the input.
+pub(crate) fn decode_versioned<'a>(framed: &Framed<'a>) -> Result<(Versioned, &'a [u8]), ImageError> {
     match framed.version {
-        1 => decode_v1(framed).map(Versioned::V1),
+        1 => decode_v1(framed).map(|(i, p)| (Versioned::V1(i), p)),
         found => Err(ImageError::UnsupportedVersion { found, newest: super::FORMAT_VERSION }),
     }
 }
@@ -33,27 +34,28 @@ pub(crate) fn to_current(v: Versioned) -> Result<Image, ImageError> {
     }
 }
 
-fn decode_v1(framed: &Framed<'_>) -> Result<Image, ImageError> {
+fn decode_v1<'a>(framed: &Framed<'a>) -> Result<(Image, &'a [u8]), ImageError> {
     let map = by_tag(&framed.sections)?;
     let meta: v1::Meta = body("meta", required(&map, SectionTag::Meta)?)?;
     let frames = body("frames", required(&map, SectionTag::Frames)?)?;
-    let page_data = required(&map, SectionTag::PageData)?.to_vec();
+    let page_data = required(&map, SectionTag::PageData)?;
     let processes = body("processes", required(&map, SectionTag::Processes)?)?;
     let pipes = body("pipes", required(&map, SectionTag::Pipes)?)?;
     let inodes = body("inodes", required(&map, SectionTag::Inodes)?)?;
     let vfs = body("vfs", required(&map, SectionTag::Vfs)?)?;
     let bindings = map.get(&SectionTag::Bindings).map(|b| body("bindings", b)).transpose()?;
     let arena = map.get(&SectionTag::Arena).map(|b| body("arena", b)).transpose()?;
-    Ok(Image {
+    let image = Image {
         serializer: Serializer::Interface,
         meta,
         frames,
-        page_data,
+        page_data: Vec::new(),
         processes,
         pipes,
         inodes,
         vfs,
         bindings,
         arena,
-    })
+    };
+    Ok((image, page_data))
 }

@@ -324,6 +324,10 @@ pub(crate) fn unframe(bytes: &[u8]) -> Result<Framed<'_>, ImageError> {
     let end = bytes.len().checked_sub(4).filter(|e| *e >= HEADER_LEN).ok_or_else(|| truncated("the checksum", 20))?;
     let mut at = HEADER_LEN;
     let mut sections = Vec::new();
+    // The whole image's checksum is combined from the pieces', so each
+    // byte is read once.
+    let mut whole = crc32fast::Hasher::new();
+    whole.update(&bytes[..HEADER_LEN]);
     for i in 0..count {
         let what = format!("section {} of {count}", i + 1);
         if end - at < SECTION_HEADER_LEN {
@@ -336,9 +340,11 @@ pub(crate) fn unframe(bytes: &[u8]) -> Result<Framed<'_>, ImageError> {
         if len > (end - at) as u64 {
             return Err(truncated(&what, at as u64 + len.saturating_add(4)));
         }
+        whole.update(&bytes[at - SECTION_HEADER_LEN..at]);
         let body = &bytes[at..at + len as usize];
         at += len as usize;
         let computed = crc32fast::hash(body);
+        whole.combine(&crc32fast::Hasher::new_with_initial_len(computed, len));
         if computed != stored {
             let section = SectionTag::from_u16(tag).map_or_else(|| format!("tag {tag}"), |t| t.name().to_owned());
             return Err(ImageError::SectionChecksum { section, stored, computed });
@@ -349,7 +355,7 @@ pub(crate) fn unframe(bytes: &[u8]) -> Result<Framed<'_>, ImageError> {
         return Err(ImageError::TrailingData((end - at) as u64));
     }
     let stored = u32_at(bytes, end);
-    let computed = crc32fast::hash(&bytes[..end]);
+    let computed = whole.finalize();
     if stored != computed {
         return Err(ImageError::ImageChecksum { stored, computed });
     }
@@ -388,20 +394,58 @@ pub fn reseal(bytes: &mut [u8]) {
 pub(crate) fn frame(version: u16, serializer: Serializer, sections: &[(SectionTag, &[u8])]) -> Vec<u8> {
     let total: usize = HEADER_LEN + sections.iter().map(|(_, b)| SECTION_HEADER_LEN + b.len()).sum::<usize>() + 4;
     let mut out = Vec::with_capacity(total);
-    out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&version.to_le_bytes());
-    out.push(serializer.byte());
-    out.push(0);
-    out.extend_from_slice(&(sections.len() as u32).to_le_bytes());
-    for (tag, body) in sections {
-        out.extend_from_slice(&(*tag as u16).to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes());
-        out.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
-        out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    out.resize(HEADER_LEN, 0);
+    write_framed(out, None, version, serializer, sections)
+}
+
+/// Bytes left before the page data when it is gathered straight into the
+/// output buffer: the header and the page-data section's header.
+pub(crate) const PAGE_DATA_PREFIX: usize = HEADER_LEN + SECTION_HEADER_LEN;
+
+/// Finish an image in `out`: `out` holds the header's room, then (if
+/// `first` is given) the first section's header room and its body, of
+/// `first.1` bytes with CRC-32 `first.2`; the other sections are appended, every checksum is
+/// written, each byte read once (the whole image's checksum is combined
+/// from the sections').
+fn write_framed(
+    mut out: Vec<u8>,
+    first: Option<(SectionTag, usize, u32)>,
+    version: u16,
+    serializer: Serializer,
+    rest: &[(SectionTag, &[u8])],
+) -> Vec<u8> {
+    let count = rest.len() + usize::from(first.is_some());
+    out[..8].copy_from_slice(&MAGIC);
+    out[8..10].copy_from_slice(&version.to_le_bytes());
+    out[10] = serializer.byte();
+    out[11] = 0;
+    out[12..16].copy_from_slice(&(count as u32).to_le_bytes());
+    let mut whole = crc32fast::Hasher::new();
+    whole.update(&out[..HEADER_LEN]);
+    let section_header = |tag: SectionTag, crc: u32, len: usize| {
+        let mut h = [0u8; SECTION_HEADER_LEN];
+        h[..2].copy_from_slice(&(tag as u16).to_le_bytes());
+        h[4..8].copy_from_slice(&crc.to_le_bytes());
+        h[8..].copy_from_slice(&(len as u64).to_le_bytes());
+        h
+    };
+    if let Some((tag, len, crc)) = first {
+        debug_assert_eq!(crc, crc32fast::hash(&out[PAGE_DATA_PREFIX..PAGE_DATA_PREFIX + len]));
+        let h = section_header(tag, crc, len);
+        out[HEADER_LEN..PAGE_DATA_PREFIX].copy_from_slice(&h);
+        whole.update(&h);
+        whole.combine(&crc32fast::Hasher::new_with_initial_len(crc, len as u64));
+    }
+    out.reserve(rest.iter().map(|(_, b)| SECTION_HEADER_LEN + b.len()).sum::<usize>() + 4);
+    for (tag, body) in rest {
+        let crc = crc32fast::hash(body);
+        let h = section_header(*tag, crc, body.len());
+        out.extend_from_slice(&h);
+        whole.update(&h);
+        whole.combine(&crc32fast::Hasher::new_with_initial_len(crc, body.len() as u64));
         out.extend_from_slice(body);
     }
-    let crc = crc32fast::hash(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
+    out.extend_from_slice(&whole.finalize().to_le_bytes());
     out
 }
 
@@ -444,30 +488,42 @@ impl Image {
     /// The bytes of this image in the current format, written by the
     /// interface serializer.
     pub fn encode(&self) -> Vec<u8> {
-        let meta = postcard_vec(&self.meta);
-        let frames = postcard_vec(&self.frames);
-        let procs = postcard_vec(&self.processes);
-        let pipes = postcard_vec(&self.pipes);
-        let inodes = postcard_vec(&self.inodes);
-        let vfs = postcard_vec(&self.vfs);
-        let bindings = self.bindings.as_ref().map(postcard_vec);
-        let arena = self.arena.as_ref().map(postcard_vec);
-        let mut sections: Vec<(SectionTag, &[u8])> = vec![
-            (SectionTag::Meta, &meta),
-            (SectionTag::Frames, &frames),
-            (SectionTag::PageData, &self.page_data),
-            (SectionTag::Processes, &procs),
-            (SectionTag::Pipes, &pipes),
-            (SectionTag::Inodes, &inodes),
-            (SectionTag::Vfs, &vfs),
-        ];
-        if let Some(b) = &bindings {
-            sections.push((SectionTag::Bindings, b));
-        }
-        if let Some(a) = &arena {
-            sections.push((SectionTag::Arena, a));
-        }
+        let mut sections = vec![(SectionTag::PageData, self.page_data.as_slice())];
+        let bodies = self.bodies();
+        sections.extend(bodies.iter().map(|(t, b)| (*t, b.as_slice())));
         frame(FORMAT_VERSION, Serializer::Interface, &sections)
+    }
+
+    /// The postcard sections, in the order they are written (after the
+    /// page data).
+    fn bodies(&self) -> Vec<(SectionTag, Vec<u8>)> {
+        let mut v = vec![
+            (SectionTag::Meta, postcard_vec(&self.meta)),
+            (SectionTag::Frames, postcard_vec(&self.frames)),
+            (SectionTag::Processes, postcard_vec(&self.processes)),
+            (SectionTag::Pipes, postcard_vec(&self.pipes)),
+            (SectionTag::Inodes, postcard_vec(&self.inodes)),
+            (SectionTag::Vfs, postcard_vec(&self.vfs)),
+        ];
+        if let Some(b) = &self.bindings {
+            v.push((SectionTag::Bindings, postcard_vec(b)));
+        }
+        if let Some(a) = &self.arena {
+            v.push((SectionTag::Arena, postcard_vec(a)));
+        }
+        v
+    }
+
+    /// [`encode`](Self::encode), reusing `page_data`'s buffer as the
+    /// output: its first [`PAGE_DATA_PREFIX`] bytes are room for the
+    /// headers, and `crc` is the CRC-32 of the bytes after them. The same
+    /// bytes as `encode`, without copying or reading the pages again.
+    pub(crate) fn into_bytes_prefixed(mut self, crc: u32) -> Vec<u8> {
+        let out = std::mem::take(&mut self.page_data);
+        let len = out.len() - PAGE_DATA_PREFIX;
+        let bodies = self.bodies();
+        let rest: Vec<(SectionTag, &[u8])> = bodies.iter().map(|(t, b)| (*t, b.as_slice())).collect();
+        write_framed(out, Some((SectionTag::PageData, len, crc)), FORMAT_VERSION, Serializer::Interface, &rest)
     }
 
     /// Decode an image written by either serializer, of any format version
@@ -476,26 +532,39 @@ impl Image {
     /// # Errors
     /// What is wrong with the bytes ([`ImageError`]); never panics.
     pub fn decode(bytes: &[u8]) -> Result<Image, ImageError> {
-        let framed = unframe(bytes)?;
-        let image = match framed.serializer {
-            Serializer::Interface => migrate::to_current(migrate::decode_versioned(&framed)?)?,
-            Serializer::Internal => crate::container::internal::decode(&framed)?,
-        };
-        image.validate_frames()?;
+        let (mut image, pages) = Image::decode_borrowed(bytes)?;
+        image.page_data = pages.into_owned();
         Ok(image)
     }
 
-    /// The page data must hold exactly one page per `Bytes` frame.
-    fn validate_frames(&self) -> Result<(), ImageError> {
-        let n = self.frames.iter().filter(|f| f.content == ContentRec::Bytes).count();
-        let want = n as u64 * u64::from(self.meta.page_size);
-        if self.page_data.len() as u64 != want {
+    /// [`decode`](Self::decode) without copying the page data: the image
+    /// (its `page_data` empty) and the page bytes, borrowed from `bytes`
+    /// where the format allows.
+    ///
+    /// # Errors
+    /// As [`decode`](Self::decode).
+    pub fn decode_borrowed(bytes: &[u8]) -> Result<(Image, std::borrow::Cow<'_, [u8]>), ImageError> {
+        let framed = unframe(bytes)?;
+        let (image, pages) = match framed.serializer {
+            Serializer::Interface => {
+                let (v, pages) = migrate::decode_versioned(&framed)?;
+                (migrate::to_current(v)?, std::borrow::Cow::Borrowed(pages))
+            }
+            Serializer::Internal => {
+                let mut image = crate::container::internal::decode(&framed)?;
+                let pages = std::mem::take(&mut image.page_data);
+                (image, std::borrow::Cow::Owned(pages))
+            }
+        };
+        let n = image.frames.iter().filter(|f| f.content == ContentRec::Bytes).count();
+        let want = n as u64 * u64::from(image.meta.page_size);
+        if pages.len() as u64 != want {
             return Err(ImageError::Invalid(format!(
                 "{n} frames with bytes need {want} bytes of page data, the section has {}",
-                self.page_data.len()
+                pages.len()
             )));
         }
-        Ok(())
+        Ok((image, pages))
     }
 
     /// The image for reading: every record as JSON, page bytes summarized
