@@ -22,4 +22,6 @@ pub mod lsm;
 pub mod model;
 pub mod render;
 pub mod scenario;
+pub mod stories;
+pub mod sweep;
 pub mod vfs;

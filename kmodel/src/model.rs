@@ -775,6 +775,19 @@ impl ModelBackend {
 }
 
 impl ModelBackend {
+    /// The mapping id of each of the scenario's buffers that was mapped, by
+    /// name: the `object` of its pages' [`Holder::user`] references.
+    pub fn buffer_ids(&self, scenario: &Scenario) -> Vec<(String, u32)> {
+        (0..scenario.objects.len())
+            .filter_map(|i| match self.handle(crate::scenario::ObjId(i)) {
+                Handle::Buffer(b) if b != UNMAPPED => Some((scenario.objects[i].name.clone(), b.0)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+impl ModelBackend {
     /// Bytes a write at `line` has put in its pipe (or a `recv` has taken
     /// from its socket) so far while it waits to go on (0 when none is
     /// waiting).
