@@ -20,6 +20,7 @@ pub mod kernel;
 pub mod linux;
 pub mod lsm;
 pub mod model;
+pub mod quiz;
 pub mod render;
 pub mod scenario;
 pub mod stories;

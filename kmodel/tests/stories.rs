@@ -245,3 +245,82 @@ fn run_cli_kernel_variant_flag() {
     let out = kmodel().arg("run").arg(&story).args(["--kernel", "copy", "--on", "linux"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+// ---- quiz ---------------------------------------------------------------------
+
+use kmodel::quiz::{self, QuizTopic};
+
+#[test]
+fn quiz_same_seed_same_questions_and_answers() {
+    for topic in QuizTopic::ALL {
+        let (a, b) = (quiz::generate(42, topic), quiz::generate(42, topic));
+        assert_eq!(a, b);
+        let (x, y) = (a.answer(KernelConfig::default()).unwrap(), b.answer(KernelConfig::default()).unwrap());
+        assert_eq!(quiz::question(&a, &x, false), quiz::question(&b, &y, false));
+        assert_eq!(quiz::answer_text(&a, &x, true), quiz::answer_text(&b, &y, true));
+    }
+}
+
+#[test]
+fn quiz_many_seeds_every_marked_line_answered_by_model() {
+    for topic in QuizTopic::ALL {
+        for seed in 0..40 {
+            let q = quiz::generate(seed, topic);
+            assert!(!q.marked.is_empty(), "{topic:?} seed {seed}: nothing asked");
+            // The model runs it with invariants after every step and a
+            // clean teardown; no line blocks.
+            let a = q.answer(KernelConfig::default()).unwrap_or_else(|e| panic!("{topic:?} seed {seed}: {e}"));
+            assert_eq!(a.lines.iter().map(|l| l.line).collect::<Vec<_>>(), q.marked, "{topic:?} seed {seed}");
+            assert_eq!(a.all.len(), q.text.lines().count());
+            if topic != QuizTopic::Lsm {
+                let busy = a.busy.as_deref().unwrap();
+                assert!(busy.starts_with("buf page 0:"), "{busy}");
+                for l in &a.lines {
+                    assert!(!l.reasons.is_empty(), "{topic:?} seed {seed} line {}: a reason", l.line);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn quiz_pipes_and_tee_answers_agree_with_linux() {
+    use kmodel::linux::{LinuxBackend, LinuxOptions};
+    use kmodel::model::ModelBackend;
+    let mut compared = 0;
+    for topic in [QuizTopic::Pipes, QuizTopic::Tee, QuizTopic::Tcp] {
+        for seed in 0..20 {
+            let q = quiz::generate(seed, topic);
+            let sc = q.scenario().unwrap();
+            let model = kmodel::scenario::run(&sc, &mut ModelBackend::new(kmodel::cli::host_config()), |_| {}).unwrap();
+            let mut linux = LinuxBackend::new(LinuxOptions::default()).unwrap();
+            let real = kmodel::scenario::run(&sc, &mut linux, |_| {}).unwrap();
+            assert_eq!(model.lines.len(), real.lines.len(), "{topic:?} seed {seed}");
+            for (m, r) in model.lines.iter().zip(&real.lines) {
+                if !m.model_only {
+                    assert_eq!(m.outcome, r.outcome, "{topic:?} seed {seed} line {}: {}", m.line, m.text);
+                    compared += 1;
+                }
+            }
+        }
+    }
+    assert!(compared > 200, "{compared} lines compared");
+}
+
+#[test]
+fn quiz_cli_prints_seed_and_answers() {
+    let out = kmodel().args(["quiz", "--seed", "9", "--topic", "tee"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("seed 9") && text.contains("# (a) ?") && text.contains("--answers"), "{text}");
+    let out = kmodel().args(["quiz", "--seed", "9", "--topic", "tee", "--answers"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("(a) line") && text.contains("at the end: buf page 0"), "{text}");
+    let out = kmodel().args(["quiz", "--seed", "9", "--reverse"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Which operations"));
+    let out = kmodel().args(["quiz", "--topic", "ipc"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected one of pipes, tee, tcp, lsm"));
+    let out = kmodel().args(["quiz"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("seed "), "a run without --seed prints the one it drew");
+}

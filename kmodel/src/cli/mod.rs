@@ -21,6 +21,7 @@ macro_rules! out {
 
 mod diff;
 mod explore;
+mod quiz;
 mod story;
 mod sweep;
 
@@ -117,6 +118,11 @@ enum Command {
     /// Exit status: 0 ok, 2 bad input (file, parameter, range, output
     /// path), 4 the model failed.
     Sweep(sweep::SweepArgs),
+    /// An exercise: a small random scenario (same seed, same quiz) asking
+    /// what marked lines return and which pages are busy at the end;
+    /// `--answers` gives the model's answers with the reasons, `--reverse`
+    /// asks for the operations behind a final state.
+    Quiz(quiz::QuizArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -295,6 +301,7 @@ pub fn main() -> ExitCode {
         Some(Command::Story(args)) => story::cmd_story(&args),
         Some(Command::Stories(args)) => story::cmd_stories(&args),
         Some(Command::Sweep(args)) => sweep::cmd_sweep(&args),
+        Some(Command::Quiz(args)) => quiz::cmd_quiz(&args),
         Some(Command::Run { file, on, timeline, kernel, linux }) => cmd_run(&file, on, timeline, kernel, &linux),
         Some(Command::Diff { files, linux }) => diff::cmd_diff(&files, &linux.options()),
         Some(Command::Explore(args)) => explore::cmd_explore(&args),
