@@ -27,7 +27,7 @@ fn tmp(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-fn result<'a>(report: &'a Report, line: usize) -> &'a Outcome {
+fn result(report: &Report, line: usize) -> &Outcome {
     &report.lines.iter().find(|l| l.line == line).unwrap_or_else(|| panic!("no line {line}")).outcome
 }
 

@@ -57,7 +57,13 @@ pub const TOPICS: &[Topic] = &[
     },
     Topic {
         claim: "TCP keeps the page until the ACK",
-        stories: &["tcp_held_until_ack", "tcp_loss_backoff", "tcp_delayed_ack", "tcp_refill_before_ack"],
+        stories: &[
+            "tcp_held_until_ack",
+            "tcp_wait_reusable",
+            "tcp_loss_backoff",
+            "tcp_delayed_ack",
+            "tcp_refill_before_ack",
+        ],
     },
     Topic { claim: "the read side of vmsplice", stories: &["vmsplice_read_side"] },
     Topic { claim: "sendfile rebuilt on splice", stories: &["sendfile_splice", "tcp_sendfile"] },

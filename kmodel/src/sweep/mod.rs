@@ -345,7 +345,7 @@ pub fn to_csv(config: &SweepConfig, points: &[Point]) -> String {
             "hazards",
             "expect_failed",
             "blocked",
-            "copied_bytes",
+            "copied_bytes_per_run",
         ]
         .map(String::from),
     );
@@ -362,7 +362,7 @@ pub fn to_csv(config: &SweepConfig, points: &[Point]) -> String {
         row.push(pt.hazards.to_string());
         row.push(pt.expect_failed.to_string());
         row.push(pt.blocked.to_string());
-        row.push(pt.copied_bytes.to_string());
+        row.push((pt.copied_bytes / config.seeds.max(1)).to_string());
         out += &(row.join(",") + "\n");
     }
     out
