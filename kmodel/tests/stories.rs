@@ -151,7 +151,7 @@ fn catalogue_every_topic_has_a_story() {
 fn catalogue_every_story_has_expected_output() {
     for s in stories::catalogue(&scenarios()).unwrap() {
         assert!(s.path.with_extension("expected").is_file(), "{} has no .expected", s.path.display());
-        assert!(s.narrative.len() >= 2, "{}: a story opens with its narrative", s.path.display());
+        assert!(!s.narrative.is_empty(), "{}: a story opens with its narrative", s.path.display());
     }
 }
 

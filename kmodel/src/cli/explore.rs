@@ -110,6 +110,9 @@ pub(super) fn cmd_explore(args: &ExploreArgs) -> ExitCode {
         "explore {spinner} {pos} schedules, {msg}"
     };
     bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    if !args.quiet && tty {
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    }
     let lines = !args.quiet && !tty;
     let mut report = |p: &Progress| {
         let secs = p.elapsed.as_secs_f64().max(1e-9);
@@ -120,8 +123,8 @@ pub(super) fn cmd_explore(args: &ExploreArgs) -> ExitCode {
                 p.schedules, p.states, p.max_depth
             );
         }
-        bar.set_position(p.schedules);
         bar.set_message(format!("{} states ({rate:.0}/s), deepest {} steps", p.states, p.max_depth));
+        bar.set_position(p.schedules);
     };
     let summary = match explore::explore(&sc, &config, &mut report) {
         Ok(s) => s,
