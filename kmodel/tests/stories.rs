@@ -119,6 +119,12 @@ fn sweep_bad_input_clear_errors() {
     sweep_fails(&["--param", "rtt=1ms..2ms", "--buffer", "nope"], &story, "no buffer named 'nope' (buffers: buf)");
     sweep_fails(&["--param", "rtt=1ms..2ms", "--csv", "/nonexistent/dir/out.csv"], &story, "cannot write the CSV to");
     sweep_fails(&["--param", "rtt=1ms..2ms", "--svg", "/nonexistent/dir/out.svg"], &story, "cannot write the plot to");
+    sweep_fails(
+        &["--param", "rtt=1ms..200ms", "--param", "loss=0..5%", "--param", "mss=100..1000", "--steps", "1000"],
+        &story,
+        "more than 1000000 runs",
+    );
+    sweep_fails(&["--param", "seed=1..5"], &story, "the seed varies with --seeds");
     let loopback = scenarios().join("story_double_buffer.scenario");
     sweep_fails(&["--param", "rtt=1ms..2ms"], &loopback, "no simulated link to sweep");
     sweep_fails(&["--param", "rtt=1ms..2ms"], Path::new("/nonexistent.scenario"), "cannot read");
@@ -323,4 +329,26 @@ fn quiz_cli_prints_seed_and_answers() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected one of pipes, tee, tcp, lsm"));
     let out = kmodel().args(["quiz"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("seed "), "a run without --seed prints the one it drew");
+}
+
+#[test]
+fn measure_reusable_from_first_kernel_reference_to_last_release() {
+    // Held from the splice at 0 ms until the ACK a round trip later.
+    let m = on(KernelVariant::Today, "story_tcp_held_until_ack.scenario");
+    let (_, t) = &m.reusable_ns[0];
+    let ms = t.unwrap() as f64 / 1e6;
+    assert!((50.0..51.0).contains(&ms), "{ms} ms");
+    // An untouched buffer vmspliced is the zero page: the buffer itself is
+    // never held. A touched one is held by the pipe (no clock runs: 0 ns).
+    let path = tmp("zero.scenario");
+    std::fs::write(&path, "pipe p\nbuffer z 1\nbuffer a 1\nvmsplice p.w z\nfill a 'a'\nvmsplice p.w a\n").unwrap();
+    let m = measure(&kmodel::cli::load(&path).unwrap(), KernelConfig::default()).unwrap();
+    assert_eq!(m.reusable_ns, [("z".to_string(), None), ("a".to_string(), Some(0))]);
+    // Under the copy variant no pipe ever holds the program's page.
+    let m = measure(
+        &kmodel::cli::load(&path).unwrap(),
+        KernelConfig { variant: KernelVariant::Copy, ..Default::default() },
+    )
+    .unwrap();
+    assert_eq!(m.reusable_ns, [("z".to_string(), None), ("a".to_string(), None)]);
 }

@@ -83,6 +83,7 @@ fn run(args: &SweepArgs) -> Result<ExitCode, (u8, String)> {
         }
     };
     sweep::check(&scenario, &buffer).map_err(bad)?;
+    let total = sweep::runs(&params, args.seeds).map_err(bad)?;
     let csv_file = args.csv.as_deref().map(|p| create(p, "CSV")).transpose().map_err(bad)?;
     let svg_file = args.svg.as_deref().map(|p| create(p, "plot")).transpose().map_err(bad)?;
     let threads = args.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j as usize);
@@ -93,7 +94,6 @@ fn run(args: &SweepArgs) -> Result<ExitCode, (u8, String)> {
         kernel: KernelConfig { variant: args.kernel, ..KernelConfig::default() },
         threads,
     };
-    let total = sweep::grid(&config.params).len() as u64 * config.seeds;
     let bar = if args.quiet {
         ProgressBar::hidden()
     } else {

@@ -57,7 +57,11 @@ impl ParamRange {
             .split_once('=')
             .ok_or_else(|| format!("--param {text}: expected NAME=LO..HI, like rtt=1ms..200ms or loss=0..5%"))?;
         if !PARAMS.contains(&name) {
-            return Err(format!("--param {text}: unknown parameter '{name}': expected one of {}", PARAMS.join(", ")));
+            let hint = if name == "seed" { " (the seed varies with --seeds)" } else { "" };
+            return Err(format!(
+                "--param {text}: unknown parameter '{name}': expected one of {}{hint}",
+                PARAMS.join(", ")
+            ));
         }
         let value = |v: &str| -> Result<u64, String> {
             if v.is_empty() {
@@ -235,6 +239,27 @@ pub fn first_buffer(scenario: &Scenario) -> Option<String> {
     scenario.objects.iter().find(|o| matches!(o.kind, ObjKind::Buffer { .. })).map(|o| o.name.clone())
 }
 
+/// The most runs (points x seeds) one sweep may ask for.
+pub const MAX_RUNS: u64 = 1_000_000;
+
+/// The number of runs `params` x `seeds` asks for.
+///
+/// # Errors
+/// More than [`MAX_RUNS`].
+pub fn runs(params: &[ParamRange], seeds: u64) -> Result<u64, String> {
+    params
+        .iter()
+        .try_fold(seeds, |n, p| n.checked_mul(p.values.len() as u64))
+        .filter(|&n| n <= MAX_RUNS)
+        .ok_or_else(|| {
+            let sizes: Vec<String> = params.iter().map(|p| p.values.len().to_string()).collect();
+            format!(
+                "the grid ({} points) x {seeds} seeds is more than {MAX_RUNS} runs: use fewer --steps, parameters or --seeds",
+                sizes.join(" x ")
+            )
+        })
+}
+
 /// Every point of the grid, in row-major order (the last parameter varies
 /// fastest).
 pub fn grid(params: &[ParamRange]) -> Vec<Vec<u64>> {
@@ -272,6 +297,7 @@ pub fn sweep(
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<Point>, String> {
     check(scenario, &config.buffer)?;
+    runs(&config.params, config.seeds)?;
     let points = grid(&config.params);
     let jobs: Vec<(usize, u64)> = (0..points.len()).flat_map(|p| (0..config.seeds).map(move |s| (p, s))).collect();
     let results: Mutex<Vec<Option<Result<Measurement, String>>>> = Mutex::new(vec![None; jobs.len()]);
