@@ -237,6 +237,17 @@ fn pipe_size_2006_byte_fcntls_einval() {
     assert_eq!(result(&y2006.report, 18).to_string(), "-EINVAL", "no F_SETPIPE_SZ: no resizing");
     assert_eq!(result(&y2006.report, 19).to_string(), "16", "F_GETPSZ: still 16 pages");
     assert_eq!(result(&y2006.report, 15).to_string(), "-EINVAL", "F_SETPSZ");
+    // do_fcntl answered for any descriptor: a file too.
+    let path = tmp("psz.scenario");
+    std::fs::write(&path, "file f 1 'a'\nfcntl f getpsz\nfcntl f setpsz 4\n").unwrap();
+    let sc = kmodel::cli::load(&path).unwrap();
+    let y2006 = measure(&sc, KernelConfig { variant: KernelVariant::Y2006, ..Default::default() }).unwrap();
+    assert_eq!(
+        (result(&y2006.report, 2).to_string(), result(&y2006.report, 3).to_string()),
+        ("16".into(), "-EINVAL".into())
+    );
+    let today = measure(&sc, KernelConfig::default()).unwrap();
+    assert_eq!(result(&today.report, 2).to_string(), "-EBADF", "today's model-only F_GETPSZ is for pipes");
 }
 
 #[test]

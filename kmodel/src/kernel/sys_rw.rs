@@ -168,9 +168,14 @@ impl Kernel {
         }
         // The 2006 kernel had neither F_GETPIPE_SZ nor F_SETPIPE_SZ (Linux
         // 2.6.35): fcntl's default case, -EINVAL, before any look at the file.
+        // The 2006 patch answered its two commands in do_fcntl, for any
+        // open descriptor: F_GETPSZ with the constant PIPE_BUFFERS (pipes
+        // could not be resized), F_SETPSZ with -EINVAL.
         let y2006 = self.config.variant == super::KernelVariant::Y2006;
-        if y2006 && matches!(cmd, Fcntl::GetPipeSz | Fcntl::SetPipeSz(_)) {
-            return Err(Errno::EINVAL);
+        match cmd {
+            Fcntl::GetPipeSz | Fcntl::SetPipeSz(_) | Fcntl::SetPsz(_) if y2006 => return Err(Errno::EINVAL),
+            Fcntl::GetPsz if y2006 => return Ok(pipe_buffer::PIPE_DEF_BUFFERS as usize),
+            _ => {}
         }
         let id = file.pipe().ok_or(Errno::EBADF)?;
         let limits = self.config.pipe_limits;

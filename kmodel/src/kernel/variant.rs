@@ -8,13 +8,15 @@
 //!   (`user_page_pipe_buf_ops`); `F_GETPIPE_SZ`/`F_SETPIPE_SZ` (Linux
 //!   2.6.35) answer and resize in bytes. The model also keeps the 2006
 //!   `F_GETPSZ`/`F_SETPSZ` as model-only commands, answering as in 2006.
-//! - [`KernelVariant::Y2006`]: the splice patches of 2006 (Linux 2.6.17):
-//!   a pipe has `PIPE_BUFFERS` = 16 slots and cannot be resized.
-//!   `F_GETPSZ` answers the capacity in pages; `F_SETPSZ` answers `-EINVAL`
-//!   whatever its argument (resizing was not implemented); `F_GETPIPE_SZ`
-//!   and `F_SETPIPE_SZ` did not exist yet, so `fcntl` answers `-EINVAL` for
-//!   them as for any unknown command. The security hook table starts as
-//!   the 2006 one (`hooks 2006`: no path hooks).
+//! - [`KernelVariant::Y2006`]: the splice patches of 2006 (Linux 2.6.17
+//!   and Jens Axboe's `sys_vmsplice` patch of 21 April 2006): a pipe has
+//!   `PIPE_BUFFERS` = 16 slots and cannot be resized. The patch answered
+//!   its two commands in `do_fcntl`, for any open descriptor, pipe or not:
+//!   `F_GETPSZ` with `PIPE_BUFFERS` (16, the capacity in pages), `F_SETPSZ`
+//!   with `-EINVAL` whatever its argument. `F_GETPIPE_SZ` and
+//!   `F_SETPIPE_SZ` (Linux 2.6.35) did not exist yet, so `fcntl` answers
+//!   `-EINVAL` for them as for any unknown command. The security hook
+//!   table starts as the 2006 one (`hooks 2006`: no path hooks).
 //! - [`KernelVariant::Copy`]: the proposal to make `vmsplice` into a pipe a
 //!   plain copy: each page piece of the iovec is copied into a page the
 //!   kernel allocates (one slot per piece, as today, so counts and
