@@ -335,6 +335,8 @@ fn quiz_cli_prints_seed_and_answers() {
     assert!(text.contains("(a) line") && text.contains("at the end: buf page 0"), "{text}");
     let out = kmodel().args(["quiz", "--seed", "9", "--reverse"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("Which operations"));
+    let out = kmodel().args(["quiz", "--topic", "lsm", "--reverse"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
     let out = kmodel().args(["quiz", "--topic", "ipc"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected one of pipes, tee, tcp, lsm"));

@@ -32,6 +32,10 @@ pub(super) fn cmd_quiz(args: &QuizArgs) -> ExitCode {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         now.as_secs() % 100_000
     });
+    if args.reverse && args.topic == QuizTopic::Lsm {
+        eprintln!("kmodel: --reverse asks for the operations behind pipes and pages: use --topic pipes, tee or tcp");
+        return ExitCode::from(super::EXIT_BAD_INPUT);
+    }
     let q = quiz::generate(seed, args.topic);
     let answers = match q.answer(KernelConfig { variant: args.kernel, ..KernelConfig::default() }) {
         Ok(a) => a,
