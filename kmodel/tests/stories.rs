@@ -365,3 +365,24 @@ fn measure_reusable_from_first_kernel_reference_to_last_release() {
     .unwrap();
     assert_eq!(m.reusable_ns, [("z".to_string(), None), ("a".to_string(), None)]);
 }
+
+#[test]
+fn every_scenario_runs_under_every_variant_with_invariants() {
+    let mut ran = 0;
+    for entry in std::fs::read_dir(scenarios()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "scenario") {
+            continue;
+        }
+        let sc = kmodel::cli::load(&path).unwrap();
+        for variant in KernelVariant::ALL {
+            // Invariants after every step (including the copy variant's: no
+            // user page in a pipe), a clean teardown at the end.
+            let mut model = kmodel::model::ModelBackend::new(KernelConfig { variant, ..KernelConfig::default() });
+            kmodel::scenario::run(&sc, &mut model, |_| {})
+                .unwrap_or_else(|e| panic!("{} under {variant}: {e}", path.display()));
+        }
+        ran += 1;
+    }
+    assert!(ran > 50, "{ran} scenarios");
+}
