@@ -12,7 +12,7 @@
 //!   (`fuzz/`), which needs a nightly toolchain.
 
 use kmodel::container::{self, Image, Sharing};
-use kmodel::kernel::{Kernel, KernelConfig};
+use kmodel::kernel::{Kernel, KernelConfig, KernelVariant};
 use kmodel::model::ModelBackend;
 use kmodel::scenario::{self, Backend, BackendError, Report, Scenario, Step, StepResult};
 use quickcheck::{QuickCheck, TestResult};
@@ -40,10 +40,10 @@ impl Backend for Recording {
     }
 }
 
-fn run(text: &str, dir: &std::path::Path) -> Result<(Report, Sharing), String> {
+fn run(text: &str, dir: &std::path::Path, variant: KernelVariant) -> Result<(Report, Sharing), String> {
     let s = scenario::parse("gen.scenario", text).map_err(|e| e.to_string())?;
-    let mut b =
-        Recording { inner: ModelBackend::new(KernelConfig::default()).with_checkpoint_dir(dir), sharing: Vec::new() };
+    let config = KernelConfig { variant, ..KernelConfig::default() };
+    let mut b = Recording { inner: ModelBackend::new(config).with_checkpoint_dir(dir), sharing: Vec::new() };
     let report = scenario::run(&s, &mut b, |_| {}).map_err(|e| e.to_string())?;
     Ok((report, b.sharing))
 }
@@ -67,8 +67,10 @@ fn equivalent_at_cut(seed: u64, cut: u64) -> Result<(), String> {
     ops.insert(cut, "checkpoint cut.img".into());
     let cut_text = tests::scenario_gen::GenText { decls: g.decls.clone(), ops }.text();
     let dir = std::env::temp_dir().join(format!("kmodel-ckpt-prop-{}-{seed}-{cut}", std::process::id()));
-    let plain = run(&text, &dir)?;
-    let with_cut = run(&cut_text, &dir)?;
+    // Every kernel variant: the image records which one runs.
+    let variant = KernelVariant::ALL[(seed % 3) as usize];
+    let plain = run(&text, &dir, variant)?;
+    let with_cut = run(&cut_text, &dir, variant)?;
     let _ = std::fs::remove_dir_all(&dir);
     // The checkpoint and restore lines themselves must say ok (unless the
     // run blocked before reaching them).
@@ -79,7 +81,7 @@ fn equivalent_at_cut(seed: u64, cut: u64) -> Result<(), String> {
     }
     if results(&plain.0) != results(&with_cut.0) || plain.0.blocked.is_some() != with_cut.0.blocked.is_some() {
         return Err(format!(
-            "seed {seed} cut {cut}: results differ\n--- run on\n{}--- checkpoint + restore\n{}",
+            "seed {seed} cut {cut} ({variant:?}): results differ\n--- run on\n{}--- checkpoint + restore\n{}",
             plain.0.output(),
             with_cut.0.output()
         ));

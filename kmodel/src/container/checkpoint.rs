@@ -24,7 +24,7 @@ use super::image::{
     InodeKindRec, InodeRec, Meta, MountRec, NamespaceRec, PathRec, PipeBufRec, PipeRec, ProcessRec, PteRec, Serializer,
     VInodeRec, VfsRec,
 };
-use crate::kernel::{File, FileKind, Kernel, KernelConfig, Pid, PipeId, Process, Pte};
+use crate::kernel::{File, FileKind, Kernel, KernelConfig, KernelVariant, Pid, PipeId, Process, Pte};
 use crate::lsm::Era;
 use crate::vfs::{Cred, FsStruct, InodeKind, Path};
 
@@ -264,7 +264,7 @@ fn capture(kernel: &Kernel, pids: &[Pid], page_data: Vec<u8>) -> Result<(Image, 
 }
 
 fn meta(kernel: &Kernel, pids: &BTreeSet<Pid>) -> Meta {
-    let KernelConfig { pipe_limits, max_map_pages, event_log } = *kernel.config();
+    let KernelConfig { pipe_limits, max_map_pages, event_log, variant } = *kernel.config();
     let pipe_buffer::SizeLimits { pipe_max_size, cap_sys_resource } = pipe_limits;
     let mut features = vec!["pages".to_owned(), "files".to_owned(), "vfs".to_owned()];
     if kernel.pipes.values().next().is_some() {
@@ -274,9 +274,20 @@ fn meta(kernel: &Kernel, pids: &BTreeSet<Pid>) -> Meta {
         page_size: PAGE_SIZE as u32,
         model_version: env!("CARGO_PKG_VERSION").to_owned(),
         features,
-        config: ConfigRec { pipe_max_size, cap_sys_resource, max_map_pages, event_log },
+        config: ConfigRec {
+            pipe_max_size,
+            cap_sys_resource,
+            max_map_pages,
+            event_log,
+            variant: match variant {
+                KernelVariant::Today => 0,
+                KernelVariant::Y2006 => 1,
+                KernelVariant::Copy => 2,
+            },
+        },
         next_id: kernel.next_id,
         now_ns: kernel.net.now().0,
+        copied_bytes: kernel.copied_bytes(),
         lsm_era: match kernel.lsm().era() {
             Era::Today => 0,
             Era::Y2006 => 1,

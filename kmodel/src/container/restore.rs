@@ -29,7 +29,8 @@ use super::image::{
     ContentRec, FileKindRec, HolderRec, HostInfo, Image, InodeKindRec, Mismatch, PathRec, PteRec, compat,
 };
 use crate::kernel::{
-    BufferId, Fd, FdTable, File, FileKind, Inode, InodeId, Kernel, KernelConfig, Pid, PipeId, Process, Pte, UserBuffer,
+    BufferId, Fd, FdTable, File, FileKind, Inode, InodeId, Kernel, KernelConfig, KernelVariant, Pid, PipeId, Process,
+    Pte, UserBuffer,
 };
 use crate::lsm::Era;
 use crate::vfs::{Cred, Dentry, DentryId, FsStruct, InodeKind, MntNamespace, MntNsId, Mount, MountId, Path, VInode};
@@ -155,10 +156,17 @@ pub fn build_with(image: &Image, page_data: &[u8]) -> Result<(Kernel, RestoreRep
         pipe_limits: SizeLimits { pipe_max_size: m.config.pipe_max_size, cap_sys_resource: m.config.cap_sys_resource },
         max_map_pages: m.config.max_map_pages,
         event_log: m.config.event_log,
+        variant: match m.config.variant {
+            0 => KernelVariant::Today,
+            1 => KernelVariant::Y2006,
+            2 => KernelVariant::Copy,
+            n => return invalid(format!("unknown kernel variant {n}")),
+        },
     };
     let mut k = Kernel::new(config);
     k.procs.clear();
     k.next_id = m.next_id;
+    k.copied = m.copied_bytes;
     k.lsm.set_era(match m.lsm_era {
         0 => Era::Today,
         1 => Era::Y2006,

@@ -31,6 +31,8 @@ pub struct Meta {
     pub next_id: u32,
     /// Simulated time, in nanoseconds.
     pub now_ns: u64,
+    /// Bytes the kernel has copied so far (`Kernel::copied_bytes`).
+    pub copied_bytes: u64,
     /// The security hook table: 0 today's, 1 the 2006 one.
     pub lsm_era: u8,
     /// The processes the checkpoint was asked for.
@@ -48,6 +50,9 @@ pub struct ConfigRec {
     pub max_map_pages: u64,
     /// Whether page events are logged.
     pub event_log: bool,
+    /// The kernel variant: 0 today's, 1 the 2006 patches, 2 vmsplice as a
+    /// copy.
+    pub variant: u8,
 }
 
 /// One page frame, stored once whoever holds it; holders refer to it by
