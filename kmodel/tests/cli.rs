@@ -68,3 +68,29 @@ fn a_reader_that_goes_away_ends_kmodel_quietly() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(matches!(out.status.code(), Some(0 | 141)), "{:?}", out.status);
 }
+
+#[test]
+fn run_writes_checkpoints_in_the_current_directory_and_image_show_reads_them() {
+    let path = scenario("ck.scenario", "buffer b 1\npipe p\nfill b 'A'\nvmsplice p.w b\ncheckpoint ck.img\n");
+    let dir = path.parent().unwrap();
+    let out = kmodel().current_dir(dir).arg("run").arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("5: checkpoint ck.img => ok"));
+    let image = dir.join("ck.img");
+    let out = kmodel().args(["image", "show"]).arg(&image).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: String = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(json.contains("\"format_version\": 1") && json.contains("\"Uniform\": 65"), "{json}");
+    // A damaged image: exit 2, the error names the damage, no panic.
+    let mut bytes = std::fs::read(&image).unwrap();
+    bytes.truncate(bytes.len() - 3);
+    std::fs::write(&image, &bytes).unwrap();
+    let out = kmodel().args(["image", "show"]).arg(&image).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ck.img: truncated image") || err.contains("ck.img: corrupted image"), "{err}");
+    let out = kmodel().args(["image", "show", "/nonexistent.img"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.img: cannot read"));
+    std::fs::remove_file(&image).unwrap();
+}

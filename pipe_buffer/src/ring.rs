@@ -249,3 +249,33 @@ impl PipeInodeInfo {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use page_refs::{Holder, PageArena};
+
+    use super::*;
+    use crate::buf::{BufFlags, BufOrigin};
+
+    #[test]
+    fn pipe_from_parts_keeps_the_buffers_and_the_wrapping_head() {
+        let mut pages = PageArena::new();
+        let page = pages.alloc(Holder::pipe(7));
+        let buf = PipeBuffer { page, offset: 10, len: 20, flags: BufFlags::CAN_MERGE, origin: BufOrigin::Anon };
+        let p = PipeInodeInfo::from_parts(7, 16, 16, 2, 1, 1, vec![buf]).unwrap();
+        assert_eq!((p.head(), p.occupancy(), p.len_bytes()), (2, 1, 20));
+        let wrapped = PipeInodeInfo::from_parts(7, 4, 4, 1, 1, 1, vec![buf]).unwrap();
+        assert_eq!(wrapped.buffers().next(), Some(&buf));
+        wrapped.check_invariants(&pages).unwrap();
+    }
+
+    #[test]
+    fn pipe_from_inconsistent_parts_is_refused() {
+        let mut pages = PageArena::new();
+        let page = pages.alloc(Holder::pipe(7));
+        let buf = PipeBuffer { page, offset: 4000, len: 200, flags: BufFlags::NONE, origin: BufOrigin::User };
+        assert!(PipeInodeInfo::from_parts(7, 16, 16, 0, 1, 1, vec![buf]).unwrap_err().contains("outside its page"));
+        assert!(PipeInodeInfo::from_parts(7, 12, 12, 0, 1, 1, vec![]).unwrap_err().contains("power of two"));
+        assert!(PipeInodeInfo::from_parts(7, 4, 8, 0, 1, 1, vec![]).unwrap_err().contains("max_usage"));
+    }
+}
