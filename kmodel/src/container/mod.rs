@@ -16,9 +16,12 @@
 //!   way). `kmodel image show FILE` prints one as JSON.
 //! - [`checkpoint()`]: the kernel → records; every page frame stored once,
 //!   so sharing (tee, vmsplice, splice from the page cache) survives.
+//!   [`checkpoint_bytes`] / [`checkpoint_into`] go straight to bytes,
+//!   copying each page once.
 //! - [`restore()`]: records → a new kernel, validated in full and checked
 //!   against the invariants before it replaces the target (all or nothing),
 //!   after a compatibility check that names every mismatch.
+//!   [`restore_bytes`] decodes with the page data borrowed from the input.
 //! - [`internal`]: the other serializer, the model's structs via serde
 //!   derives (OpenVZ's way), kept to show why the versioned format is not
 //!   built that way.
