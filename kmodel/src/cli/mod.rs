@@ -21,6 +21,7 @@ macro_rules! out {
 
 mod diff;
 mod explore;
+mod view;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -67,10 +68,8 @@ enum Command {
         /// Where to run it.
         #[arg(long, value_enum, default_value_t = On::Model)]
         on: On,
-        /// After each operation, also show who holds each run of pages
-        /// (model only; written to standard error with the results).
-        #[arg(long)]
-        timeline: bool,
+        #[command(flatten)]
+        view: view::ViewArgs,
         #[command(flatten)]
         linux: LinuxArgs,
     },
@@ -188,7 +187,10 @@ fn blocked_message(scenario: &Scenario, report: &Report) {
     }
 }
 
-fn cmd_run(file: &Path, on: On, show_timeline: bool, linux: &LinuxArgs) -> ExitCode {
+fn cmd_run(file: &Path, on: On, view: &view::ViewArgs, linux: &LinuxArgs) -> ExitCode {
+    if view.wants_view() {
+        return view::cmd_run_view(file, on, view);
+    }
     let scenario = match load(file) {
         Ok(s) => s,
         Err(e) => {
@@ -196,17 +198,9 @@ fn cmd_run(file: &Path, on: On, show_timeline: bool, linux: &LinuxArgs) -> ExitC
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let result = match (on, show_timeline) {
-        (On::Model, true) => match timeline(&scenario, KernelConfig::default()) {
-            Ok(t) => {
-                out!("{}", t.report.output());
-                eprint!("{t}");
-                Ok(t.report)
-            }
-            Err(e) => Err(e.to_string()),
-        },
-        (On::Model, false) => run_on(&scenario, &mut ModelBackend::new(KernelConfig::default())),
-        (On::Linux, _) => {
+    let result = match on {
+        On::Model => run_on(&scenario, &mut ModelBackend::new(KernelConfig::default())),
+        On::Linux => {
             LinuxBackend::new(linux.options()).map_err(|e| e.to_string()).and_then(|mut b| run_on(&scenario, &mut b))
         }
     };
@@ -260,9 +254,14 @@ fn cmd_story() -> ExitCode {
 /// Parse the command line and run; the process's exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    let trace = matches!(&cli.command, Some(Command::Run { view, .. }) if view.trace);
+    if let Err(e) = view::init_tracing(trace) {
+        eprintln!("kmodel: {e}");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
     match cli.command {
         None | Some(Command::Story) => cmd_story(),
-        Some(Command::Run { file, on, timeline, linux }) => cmd_run(&file, on, timeline, &linux),
+        Some(Command::Run { file, on, view, linux }) => cmd_run(&file, on, &view, &linux),
         Some(Command::Diff { files, linux }) => diff::cmd_diff(&files, &linux.options()),
         Some(Command::Explore(args)) => explore::cmd_explore(&args),
     }

@@ -1,0 +1,184 @@
+// kmodel's run page: draws the timeline from the JSON in #kmodel-data
+// (docs/trace-schema.md), steps a cursor through the operations, and shows
+// the page under the pointer. No network, no libraries.
+"use strict";
+(function () {
+  const data = JSON.parse(document.getElementById("kmodel-data").textContent);
+  const NS = "http://www.w3.org/2000/svg";
+  const ROWS = ["user", "pipe", "page_cache", "unsent", "on_the_wire", "unacked", "receiver", "kernel"];
+  const TITLES = { user: "user", pipe: "pipe slots", page_cache: "page cache", unsent: "socket unsent",
+    on_the_wire: "on the wire", unacked: "socket unacked", receiver: "receiver queue", kernel: "kernel" };
+  const steps = data.steps, lanes = data.lanes;
+  const ms = ns => (ns / 1e6).toFixed(3).replace(/\.?0+$/, "") + " ms";
+  const $ = id => document.getElementById(id);
+  const el = (tag, attrs, parent) => {
+    const e = document.createElementNS(NS, tag);
+    for (const k in attrs) e.setAttribute(k, attrs[k]);
+    if (parent) parent.appendChild(e);
+    return e;
+  };
+
+  // Page events by lane, for the details panel.
+  const laneEvents = lanes.map(() => []);
+  for (const e of data.events) if (e.type === "page" && e.lane !== null && e.lane !== undefined) laneEvents[e.lane].push(e);
+  const hazards = steps.filter(s => s.hazard).length;
+
+  $("path").textContent = data.path;
+  $("summary").textContent = steps.length + " operations, " + lanes.length + (lanes.length === 1 ? " lane" : " lanes") + " of pages, " +
+    hazards + (hazards === 1 ? " hazard" : " hazards") +
+    (data.time_axis === "ms" ? ", simulated time " + ms(steps.length ? steps[steps.length - 1].time_ns : 0) : "") +
+    ". Left/Right arrows step through the operations.";
+
+  // The scenario text, one item per line.
+  const ops = new Map();
+  steps.forEach((s, i) => { if (!ops.has(s.line)) ops.set(s.line, i); });
+  const hazardLines = new Set(steps.filter(s => s.hazard).map(s => s.line));
+  const list = $("lines");
+  const items = [];
+  data.source.forEach((text, i) => {
+    const n = i + 1, li = document.createElement("li");
+    li.dataset.line = n;
+    li.id = "L" + n;
+    const ln = document.createElement("span");
+    ln.className = "ln";
+    ln.textContent = n;
+    li.appendChild(ln);
+    li.appendChild(document.createTextNode(text));
+    if (ops.has(n)) { li.classList.add("op"); li.addEventListener("click", () => go(ops.get(n))); }
+    else if (/^\s*#/.test(text)) li.classList.add("comment");
+    if (hazardLines.has(n)) li.classList.add("hazard-line");
+    list.appendChild(li);
+    items.push(li);
+  });
+
+  // Geometry.
+  const svg = $("timeline");
+  const chartWidth = Math.max(400, $("chart").clientWidth - 20);
+  const labelW = 170, top = 34, rowH = 12, laneGap = 10, headH = 16;
+  const colW = Math.max(3, Math.min(28, Math.floor((chartWidth - labelW - 10) / Math.max(1, steps.length))));
+  const x = i => labelW + i * colW;
+  let y = top;
+  const laneY = [];
+  for (const lane of lanes) { laneY.push(y); y += headH + lane.rows.length * rowH + laneGap; }
+  const width = labelW + steps.length * colW + 10, height = y + 4;
+  svg.setAttribute("width", width);
+  svg.setAttribute("height", height);
+  svg.setAttribute("viewBox", "0 0 " + width + " " + height);
+
+  // Ruler: line numbers (and time) every few columns.
+  const ruler = el("g", { class: "ruler" }, svg);
+  const every = Math.max(1, Math.ceil(34 / colW));
+  el("text", { x: 4, y: 12, class: "tick" }, ruler).textContent = "line";
+  if (data.time_axis === "ms") el("text", { x: 4, y: 26, class: "tick" }, ruler).textContent = "time";
+  for (let i = 0; i < steps.length; i += every) {
+    el("line", { x1: x(i), x2: x(i), y1: top - 4, y2: height, class: "grid" }, ruler);
+    el("text", { x: x(i) + 1, y: 12, class: "tick" }, ruler).textContent = steps[i].line;
+    if (data.time_axis === "ms") el("text", { x: x(i) + 1, y: 26, class: "tick" }, ruler).textContent = ms(steps[i].time_ns);
+  }
+
+  const cursor = el("rect", { id: "cursor", x: 0, y: top - 4, width: colW, height: height - top + 4 }, svg);
+
+  // Lanes: a band, the label, a row per kind of holder, spans, marks.
+  lanes.forEach((lane, li) => {
+    const g = el("g", { class: "lane", "data-lane": li, transform: "translate(0," + laneY[li] + ")" }, svg);
+    const h = headH + lane.rows.length * rowH;
+    el("rect", { class: "band", x: 0, y: -2, width: width, height: h + 4 }, g);
+    el("text", { class: "lanelabel", x: 4, y: 11 }, g).textContent = lane.label;
+    lane.rows.forEach((r, k) => {
+      el("text", { class: "rowname", x: 14, y: headH + k * rowH + 9 }, g).textContent = TITLES[r];
+    });
+    for (const s of lane.spans) {
+      for (const r of s.rows) {
+        const k = lane.rows.indexOf(r);
+        const rect = el("rect", { class: "hold row-" + r, x: x(s.from), y: headH + k * rowH + 1,
+          width: Math.max(1, (s.to - s.from) * colW - 1), height: rowH - 2, fill: "var(--" + r + ")" }, g);
+        el("title", {}, rect).textContent = TITLES[r] + ", lines " + steps[s.from].line + "-" + steps[s.to - 1].line + ": " + s.holders;
+      }
+    }
+    for (const m of lane.marks) {
+      const cx = x(m.step) + colW / 2;
+      if (m.kind === "hazard") {
+        const d = Math.max(5, Math.min(8, colW / 2 + 2));
+        const mark = el("path", { class: "hazard", "data-step": m.step,
+          d: "M" + cx + " " + (headH - d - 2) + " l" + d + " " + (d * 1.6) + " h" + (-2 * d) + " z" }, g);
+        el("title", {}, mark).textContent = "HAZARD at line " + steps[m.step].line + ": " + steps[m.step].text + "\n" + steps[m.step].hazard;
+      } else {
+        const c = el("circle", { class: m.kind === "user_write" ? "write" : "kwrite", cx: cx, cy: headH - 5,
+          r: Math.max(1.5, Math.min(3.5, colW / 3)) }, g);
+        el("title", {}, c).textContent = (m.kind === "user_write" ? "user write" : "kernel write") + " at line " + steps[m.step].line;
+      }
+    }
+    g.addEventListener("mouseenter", () => { hovered = li; details(); });
+    g.addEventListener("click", () => { for (const p of svg.querySelectorAll("g.lane.pinned")) p.classList.remove("pinned");
+      pinned = pinned === li ? null : li; if (pinned !== null) g.classList.add("pinned"); details(); });
+  });
+  svg.addEventListener("click", ev => {
+    const r = svg.getBoundingClientRect(), i = Math.floor((ev.clientX - r.left - labelW) / colW);
+    if (i >= 0 && i < steps.length) go(i);
+  });
+
+  // Legend.
+  const legend = $("legend");
+  const used = new Set(lanes.flatMap(l => l.rows));
+  const key = (color, text) => {
+    const k = document.createElement("span"); k.className = "key";
+    const sw = document.createElement("span"); sw.className = "sw"; sw.style.background = color;
+    k.appendChild(sw); k.appendChild(document.createTextNode(text)); legend.appendChild(k);
+  };
+  for (const r of ROWS) if (used.has(r)) key("var(--" + r + ")", TITLES[r]);
+  key("#1b6fb3", "user write (dot)");
+  key("var(--hazard)", "hazard: a write to a page a kernel object holds (triangle)");
+
+  // The cursor and the details panel.
+  let cur = 0, hovered = null, pinned = null;
+  const slider = $("slider");
+  slider.max = Math.max(0, steps.length - 1);
+  function details() {
+    const li = pinned !== null ? pinned : hovered, box = $("details");
+    if (li === null) return;
+    const lane = lanes[li], span = lane.spans.find(s => s.from <= cur && cur < s.to);
+    const esc = t => String(t).replace(/[&<>]/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;" })[c]);
+    const evs = laneEvents[li].filter(e => e.step !== null && e.step <= cur).slice(-12);
+    const marks = lane.marks.map(m => (m.kind === "hazard" ? '<span class="haz">HAZARD</span>' : m.kind.replace("_", " ")) +
+      " at line " + steps[m.step].line).join("<br>") || "none";
+    box.innerHTML = "<h2>" + esc(lane.label) + "</h2><dl>" +
+      "<dt>frames</dt><dd>" + esc(lane.frames.slice(0, 8).join(", ") + (lane.frames.length > 8 ? ", ..." : "")) + "</dd>" +
+      "<dt>after line " + steps[cur].line + "</dt><dd>" + (span ? esc(span.holders) + (span.rows.some(r => r !== "user" && r !== "kernel") ? " (busy)" : " (reusable)") : "no page") + "</dd>" +
+      "<dt>holders over time</dt><dd>" + lane.spans.map(s => "from " + steps[s.from].line + ": " + esc(s.holders)).join("<br>") + "</dd>" +
+      "<dt>writes</dt><dd>" + marks + "</dd>" +
+      "<dt>page events up to here (last 12)</dt><dd>" + (evs.map(e => "line " + e.line + ": " + e.event + " " + esc(e.page) +
+        (e.holder ? " " + esc(e.holder.kind + " " + e.holder.name) : "") + (data.time_axis === "ms" ? " @" + ms(e.time_ns) : "")).join("<br>") || "none") + "</dd></dl>";
+  }
+  function go(i) {
+    if (!steps.length) return;
+    cur = Math.max(0, Math.min(steps.length - 1, i));
+    slider.value = cur;
+    cursor.setAttribute("x", x(cur));
+    const s = steps[cur];
+    for (const li of list.querySelectorAll("li.current")) li.classList.remove("current");
+    const item = items[s.line - 1];
+    if (item) { item.classList.add("current"); item.scrollIntoView({ block: "nearest" }); }
+    const info = $("stepinfo");
+    info.textContent = "operation " + (cur + 1) + "/" + steps.length + ", line " + s.line + ": " + s.text + " => " + s.result +
+      (data.time_axis === "ms" ? " (t=" + ms(s.time_ns) + ")" : "");
+    if (s.hazard) { const h = document.createElement("span"); h.className = "haz"; h.textContent = "  HAZARD: " + s.hazard; info.appendChild(h); }
+    document.body.dataset.step = cur;
+    details();
+  }
+  slider.addEventListener("input", () => go(Number(slider.value)));
+  $("prev").addEventListener("click", () => go(cur - 1));
+  $("next").addEventListener("click", () => go(cur + 1));
+  document.addEventListener("keydown", ev => {
+    if (ev.target === slider) return;
+    const k = ev.key;
+    if (k === "ArrowRight" || k === "j") go(cur + 1);
+    else if (k === "ArrowLeft" || k === "k") go(cur - 1);
+    else if (k === "Home") go(0);
+    else if (k === "End") go(steps.length - 1);
+    else return;
+    ev.preventDefault();
+  });
+  go(0);
+  if (lanes.length) { hovered = 0; details(); }
+  document.body.dataset.ready = "1";
+})();
