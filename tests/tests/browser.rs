@@ -204,7 +204,8 @@ fn check_page(d: &Driver, name: &str, shot_step: usize) -> RunView {
     }
     assert_eq!(d.js("return document.getElementById('slider').value;"), json!(shot_step.to_string()));
     // The details panel shows the lane under the pointer.
-    let lane = view.lanes.iter().position(|l| !l.marks.is_empty()).unwrap_or(0);
+    let hazard = |l: &kmodel::render::LaneView| l.marks.iter().any(|m| m.kind == kmodel::render::MarkKind::Hazard);
+    let lane = view.lanes.iter().position(hazard).unwrap_or(0);
     d.hover(&format!("#timeline g.lane[data-lane='{lane}'] .band"));
     let details = d.js("return document.getElementById('details').textContent;");
     assert!(details.as_str().unwrap().contains(&view.lanes[lane].label), "{name}: details of the lane: {details}");

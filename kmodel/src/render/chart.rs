@@ -20,6 +20,8 @@ use super::view::{LaneView, MarkKind, Row, RunView, Span};
 pub const MAX_BLOCKS: usize = 4;
 /// Lanes drawn at most.
 pub const MAX_LANES: usize = 48;
+/// Hazards described at most below the chart.
+pub const MAX_HAZARD_LINES: usize = 10;
 
 /// How to draw.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -299,7 +301,8 @@ fn holders(out: &mut String, view: &RunView, shown: &[usize]) {
 
 fn hazards(out: &mut String, view: &RunView, style: Style) {
     let (red, reset) = if style.color { ("\x1b[1;31m", RESET) } else { ("", "") };
-    for s in view.steps.iter().filter(|s| s.hazard.is_some()) {
+    let all: Vec<_> = view.steps.iter().filter(|s| s.hazard.is_some()).collect();
+    for s in all.iter().take(MAX_HAZARD_LINES) {
         let _ = writeln!(
             out,
             "{red}HAZARD{reset} at line {}: '{}' wrote to pages still in flight: {}",
@@ -308,7 +311,61 @@ fn hazards(out: &mut String, view: &RunView, style: Style) {
             s.hazard.as_deref().unwrap_or("")
         );
     }
+    if all.len() > MAX_HAZARD_LINES {
+        let _ = writeln!(out, "... and {} more hazards (--html lists them all)", all.len() - MAX_HAZARD_LINES);
+    }
     if let Some(s) = view.steps.last().filter(|s| s.blocked) {
         let _ = writeln!(out, "line {}: '{}' blocked forever", s.line, s.text);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::KernelConfig;
+    use crate::render::record;
+
+    fn view(text: &str) -> RunView {
+        let s = crate::scenario::parse("t.scenario", text).unwrap();
+        record(&s, text, KernelConfig::default()).unwrap()
+    }
+
+    #[test]
+    fn lane_row_shows_write_busy_hazard_and_free_in_order() {
+        let v = view("buffer b 1\npipe p\nfill b 'x'\nvmsplice p.w b\nfill b 'y'\nread p.r 4096\n");
+        let c = chart(&v, Style::default());
+        let lane = c.lines().find(|l| l.starts_with("b page 0")).unwrap();
+        assert!(lane.ends_with("|  WP!-|"), "{lane}");
+        assert!(c.contains("HAZARD at line 5"));
+        assert!(!c.contains('\x1b'));
+        let coloured = chart(&v, Style { color: true, width: 100 });
+        assert!(coloured.contains("\x1b[1;37;41m!"), "the hazard in red");
+    }
+
+    #[test]
+    fn long_run_summarises_columns_keeping_the_hazard_visible() {
+        let mut text = String::from("buffer b 1\npipe p\n");
+        for _ in 0..300 {
+            text.push_str("fill b 'x'\nvmsplice p.w b\nread p.r 4096\n");
+        }
+        text.push_str("vmsplice p.w b\nfill b 'z'\n");
+        let v = view(&text);
+        let c = chart(&v, Style { color: false, width: 80 });
+        assert!(c.contains("each column summarises"), "{c}");
+        let lane = c.lines().find(|l| l.starts_with("b page 0")).unwrap();
+        assert!(lane.chars().count() <= 80 && lane.trim_end_matches('|').ends_with('!'), "{lane}");
+    }
+
+    #[test]
+    fn empty_run_says_there_is_nothing_to_draw() {
+        let c = chart(&view("pipe p\n"), Style::default());
+        assert!(c.contains("no pages"));
+    }
+
+    #[test]
+    fn ms_drops_trailing_zeros() {
+        assert_eq!(ms(0), "0ms");
+        assert_eq!(ms(26_500_000), "26.5ms");
+        assert_eq!(ms(1_234_567), "1.235ms");
     }
 }

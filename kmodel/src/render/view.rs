@@ -662,3 +662,94 @@ fn group_lanes(frames: &mut [Frame], events: &mut [TraceEvent]) -> Vec<LaneView>
     }
     lanes
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::parse;
+
+    fn rec(text: &str) -> RunView {
+        let s = parse("t.scenario", text).unwrap();
+        record(&s, text, KernelConfig::default()).unwrap()
+    }
+
+    #[test]
+    fn vmspliced_page_spans_user_then_pipe_then_user() {
+        let v = rec("buffer b 1\npipe p\nfill b 'x'\nvmsplice p.w b\nread p.r 4096\n");
+        assert_eq!(v.lanes.len(), 1);
+        let l = &v.lanes[0];
+        assert_eq!(l.label, "b page 0");
+        let rows: Vec<(usize, usize, Vec<Row>)> = l.spans.iter().map(|s| (s.from, s.to, s.rows.clone())).collect();
+        assert_eq!(
+            rows,
+            [(2, 3, vec![Row::User]), (3, 4, vec![Row::User, Row::Pipe]), (4, 5, vec![Row::User])],
+            "fill at step 2, vmsplice at 3, read at 4"
+        );
+        assert_eq!(l.spans[1].holders, "user, pipe p");
+        assert_eq!(l.marks, [Mark { step: 2, kind: MarkKind::UserWrite }]);
+        assert_eq!(v.time_axis, "steps");
+    }
+
+    #[test]
+    fn pages_that_move_together_share_a_lane_and_split_when_they_differ() {
+        let v = rec("buffer b 4\npipe p\nfill b 'x'\nvmsplice p.w b[0..2p]\n");
+        let labels: Vec<&str> = v.lanes.iter().map(|l| l.label.as_str()).collect();
+        assert_eq!(labels, ["b pages 0-1", "b pages 2-3"]);
+        assert_eq!(v.lanes[0].frames.len(), 2);
+    }
+
+    #[test]
+    fn store_into_busy_page_is_a_hazard_and_into_free_page_a_user_write() {
+        let v = rec("buffer b 2\npipe p\nfill b 'x'\nvmsplice p.w b[0..1p]\nfill b 'y'\n");
+        let marks: Vec<(&str, Vec<MarkKind>)> =
+            v.lanes.iter().map(|l| (l.label.as_str(), l.marks.iter().map(|m| m.kind).collect())).collect();
+        assert_eq!(
+            marks,
+            [("b page 0", vec![MarkKind::UserWrite, MarkKind::Hazard]), ("b page 1", vec![MarkKind::UserWrite; 2])]
+        );
+        assert_eq!(v.hazard_marks(), 1);
+        assert!(v.steps[4].hazard.as_deref().unwrap().contains("held by pipe p"));
+    }
+
+    #[test]
+    fn trace_has_one_record_per_logged_page_event_including_teardown() {
+        let text = "buffer b 2\npipe p\npipe q\nfill b 'x'\nvmsplice p.w b\ntee p.r q.w 8192\nwrite p.w 10 'z'\n";
+        let s = parse("t.scenario", text).unwrap();
+        let v = record(&s, text, KernelConfig::default()).unwrap();
+        let mut model = ModelBackend::new(KernelConfig::default());
+        let report = scenario::run(&s, &mut model, |_| {}).unwrap();
+        assert_eq!(report, v.report, "the same run as kmodel run");
+        model.finish().unwrap();
+        assert_eq!(v.page_events(), model.kernel().pages().events().len());
+        let syscalls = v.events.iter().filter(|e| matches!(e, TraceEvent::Syscall { .. })).count();
+        assert_eq!(syscalls, s.steps.len());
+        assert!(v.events.iter().any(|e| matches!(e, TraceEvent::Page { phase: Phase::Teardown, .. })));
+        for line in v.trace_json_lines().lines() {
+            let back: TraceEvent = serde_json::from_str(line).unwrap();
+            assert!(v.events.contains(&back));
+        }
+    }
+
+    #[test]
+    fn tcp_run_has_socket_rows_and_a_millisecond_axis() {
+        let text = "tcp t link rtt=50ms\nbuffer b 1\npipe p\nfill b 'A'\nvmsplice p.w b\nsplice p.r t.tx 4096\n\
+                    advance 26ms\nadvance 30ms\n";
+        let v = rec(text);
+        assert_eq!(v.time_axis, "ms");
+        assert_eq!(v.steps.last().unwrap().time_ns, 56_000_000);
+        let rows = &v.lanes[0].rows;
+        assert!(rows.contains(&Row::OnTheWire) && rows.contains(&Row::Unacked), "{rows:?}");
+        assert!(v.lanes[0].spans.last().unwrap().rows == [Row::User], "acknowledged by 56 ms");
+    }
+
+    #[test]
+    fn threaded_run_is_recorded_in_the_runners_schedule() {
+        let text = "buffer b 1\npipe p\nthread w\nfill b 'a'\nvmsplice p.w b\nend\nthread r\nread p.r 4096\nend\n";
+        let s = parse("t.scenario", text).unwrap();
+        let v = record(&s, text, KernelConfig::default()).unwrap();
+        let report = scenario::run(&s, &mut ModelBackend::new(KernelConfig::default()), |_| {}).unwrap();
+        assert_eq!(v.report, report);
+        let lines: Vec<usize> = v.steps.iter().filter(|s| !s.blocked).map(|s| s.line).collect();
+        assert_eq!(lines, report.lines.iter().map(|l| l.line).collect::<Vec<_>>());
+    }
+}
