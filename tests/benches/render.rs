@@ -37,7 +37,7 @@ fn scenario_text() -> String {
     let mut ops = 5;
     let mut k = 0usize;
     while ops < OPS {
-        let (buf, page) = (if k % 2 == 0 { "a" } else { "b" }, (k * 7) % 63);
+        let (buf, page) = (if k.is_multiple_of(2) { "a" } else { "b" }, (k * 7) % 63);
         let range = format!("{buf}[{}..{}]", page * 4096, (page + 1) * 4096);
         let cycle = [
             format!("fill {range} 'x'"),
@@ -46,7 +46,7 @@ fn scenario_text() -> String {
             "read p.r 4096".to_string(),
             format!("fill {range} 'y'"),
             "read log.r 4096".to_string(),
-            format!("write q.w 100 'z'"),
+            "write q.w 100 'z'".to_string(),
             "read q.r 100".to_string(),
         ];
         for line in cycle {

@@ -591,12 +591,19 @@ pub fn record(scenario: &Scenario, source: &str, config: KernelConfig) -> Result
     })
 }
 
+/// A frame's spans without page indices: `(from, to, rows, holder objects)`.
+type Signature = Vec<(usize, usize, Vec<Row>, String)>;
+
+/// What a lane with a home (buffer or file) needs to take the next frame:
+/// `(object, "file " or "", last page index, signature)`.
+type LaneKey = (String, &'static str, u32, Signature);
+
 /// Merge frames that moved together into lanes; renumber the trace's
 /// `lane` fields from frames to lanes.
 fn group_lanes(frames: &mut [Frame], events: &mut [TraceEvent]) -> Vec<LaneView> {
     let mut lanes: Vec<LaneView> = Vec::new();
     // Per lane: (home object, kind, last page index, span signature).
-    let mut keys: Vec<Option<(String, &'static str, u32, Vec<(usize, usize, Vec<Row>, String)>)>> = Vec::new();
+    let mut keys: Vec<Option<LaneKey>> = Vec::new();
     let mut lane_of: Vec<Option<usize>> = vec![None; frames.len()];
     let mut latest: HashMap<(String, &'static str), usize> = HashMap::new();
     for (fi, f) in frames.iter_mut().enumerate() {
@@ -605,8 +612,7 @@ fn group_lanes(frames: &mut [Frame], events: &mut [TraceEvent]) -> Vec<LaneView>
         if f.spans.is_empty() || (f.zero && f.spans.iter().all(|(s, _)| s.rows == [Row::Kernel])) {
             continue;
         }
-        let sig: Vec<(usize, usize, Vec<Row>, String)> =
-            f.spans.iter().map(|(s, k)| (s.from, s.to, s.rows.clone(), k.clone())).collect();
+        let sig: Signature = f.spans.iter().map(|(s, k)| (s.from, s.to, s.rows.clone(), k.clone())).collect();
         if let Some((obj, what, page)) = &f.home
             && let Some(&li) = latest.get(&(obj.clone(), *what))
             && let Some((_, _, last, lsig)) = &keys[li]
