@@ -41,7 +41,7 @@ impl Default for Style {
 /// What one cell shows, by rank: a higher rank wins when a column
 /// summarises several operations.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Cell {
+pub(super) enum Cell {
     Absent,
     Kernel,
     User,
@@ -51,10 +51,10 @@ enum Cell {
     Hazard,
 }
 
-const RESET: &str = "\x1b[0m";
+pub(super) const RESET: &str = "\x1b[0m";
 
 impl Cell {
-    fn glyph(self) -> char {
+    pub(super) fn glyph(self) -> char {
         match self {
             Cell::Absent => ' ',
             Cell::Kernel => 'z',
@@ -65,7 +65,7 @@ impl Cell {
         }
     }
 
-    fn color(self) -> &'static str {
+    pub(super) fn color(self) -> &'static str {
         match self {
             Cell::Absent => "",
             Cell::Kernel | Cell::User => "\x1b[32m",
@@ -78,7 +78,7 @@ impl Cell {
 }
 
 /// The letter for a set of holders: the busy kind, `*` for several.
-fn busy_letter(rows: &[Row]) -> Option<char> {
+pub(super) fn busy_letter(rows: &[Row]) -> Option<char> {
     let busy: Vec<Row> = rows.iter().copied().filter(|r| r.is_busy()).collect();
     match busy.as_slice() {
         [] => None,
@@ -136,6 +136,24 @@ pub fn ms(ns: u64) -> String {
     format!("{s}ms")
 }
 
+/// The lanes to draw: those with hazards first, then in order, at most
+/// [`MAX_LANES`]; in lane order.
+pub(super) fn shown_lanes(view: &RunView) -> Vec<usize> {
+    let mut shown: Vec<usize> =
+        (0..view.lanes.len()).filter(|&i| view.lanes[i].marks.iter().any(|m| m.kind == MarkKind::Hazard)).collect();
+    shown.truncate(MAX_LANES);
+    for i in 0..view.lanes.len() {
+        if shown.len() >= MAX_LANES {
+            break;
+        }
+        if !shown.contains(&i) {
+            shown.push(i);
+        }
+    }
+    shown.sort_unstable();
+    shown
+}
+
 /// Draw the timeline of `view`.
 pub fn chart(view: &RunView, style: Style) -> String {
     let mut out = String::new();
@@ -150,19 +168,7 @@ pub fn chart(view: &RunView, style: Style) -> String {
         let _ = writeln!(out, "(no pages: nothing to draw)");
         return out;
     }
-    // Lanes: those with hazards first, then in order, at most MAX_LANES.
-    let mut shown: Vec<usize> =
-        (0..view.lanes.len()).filter(|&i| view.lanes[i].marks.iter().any(|m| m.kind == MarkKind::Hazard)).collect();
-    shown.truncate(MAX_LANES);
-    for i in 0..view.lanes.len() {
-        if shown.len() >= MAX_LANES {
-            break;
-        }
-        if !shown.contains(&i) {
-            shown.push(i);
-        }
-    }
-    shown.sort_unstable();
+    let shown = shown_lanes(view);
     let label_w = shown.iter().map(|&i| view.lanes[i].label.chars().count()).max().unwrap_or(4).clamp(8, 28);
     let avail = style.width.saturating_sub(label_w + 3).max(10);
     let (per_col, blocks) =
@@ -212,6 +218,9 @@ pub fn chart(view: &RunView, style: Style) -> String {
     }
     legend(&mut out, view, style);
     holders(&mut out, view, &shown);
+    if view.time_axis == "ms" {
+        out.push_str(&super::time_chart::time_chart(view, style, &shown));
+    }
     hazards(&mut out, view, style);
     out
 }

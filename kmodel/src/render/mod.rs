@@ -4,13 +4,16 @@
 //!   the model: lanes of pages with their holders over the steps, writes,
 //!   hazards, and the trace records (syscalls and page events) that
 //!   `--trace-json` writes and the HTML page embeds.
-//! - `chart.rs`: the terminal timeline (`kmodel run --timeline`).
+//! - `chart.rs`: the terminal timeline (`kmodel run --timeline`);
+//!   `time_chart.rs` draws its lanes again in simulated milliseconds when
+//!   the network is involved.
 //! - `html.rs`: the self-contained interactive page (`kmodel run --html`).
 //! - `timeline.rs`: the step-by-step log of lanes that changed (the story
 //!   and the explorer's replays print it).
 
 mod chart;
 mod html;
+mod time_chart;
 mod timeline;
 mod view;
 

@@ -606,6 +606,12 @@ fn group_lanes(frames: &mut [Frame], events: &mut [TraceEvent]) -> Vec<LaneView>
     let mut keys: Vec<Option<LaneKey>> = Vec::new();
     let mut lane_of: Vec<Option<usize>> = vec![None; frames.len()];
     let mut latest: HashMap<(String, &'static str), usize> = HashMap::new();
+    let mut anon: HashMap<String, Vec<usize>> = HashMap::new();
+    // Per lane: the signature an anonymous frame must have to join it as
+    // moving together (none once frames joined it in turn), and how its
+    // frames joined.
+    let mut anon_sig: Vec<Option<Signature>> = Vec::new();
+    let (mut together, mut in_turn) = (Vec::new(), Vec::new());
     for (fi, f) in frames.iter_mut().enumerate() {
         // The zero page is drawn only when something besides the kernel
         // held it.
@@ -625,6 +631,41 @@ fn group_lanes(frames: &mut [Frame], events: &mut [TraceEvent]) -> Vec<LaneView>
             lane_of[fi] = Some(li);
             continue;
         }
+        // A page the program cannot name (a pipe's own data page, a copy)
+        // joins the lane of an earlier such page of the same owner whose
+        // life ended before it began: one lane per owner draws a pipe's
+        // stream of short-lived pages.
+        if f.home.is_none() && !f.zero {
+            let first = f.spans.first().map_or(0, |(s, _)| s.from);
+            let mine = anon.get(&f.first_holder).map(Vec::as_slice).unwrap_or_default();
+            // Pages that moved together (the same spans and writes).
+            if let Some(&li) =
+                mine.iter().find(|&&li| anon_sig[li].as_ref() == Some(&sig) && lanes[li].marks == f.marks)
+            {
+                lanes[li].frames.push(f.id.to_string());
+                together[li] = true;
+                lane_of[fi] = Some(li);
+                continue;
+            }
+            let free = mine.iter().copied().find(|&li| lanes[li].spans.last().is_none_or(|s: &Span| s.to <= first));
+            if let Some(li) = free {
+                anon_sig[li] = None;
+                in_turn[li] = true;
+                let lane = &mut lanes[li];
+                lane.frames.push(f.id.to_string());
+                lane.spans.extend(f.spans.iter().map(|(s, _)| s.clone()));
+                lane.marks.extend(f.marks.iter().copied());
+                lane.rows.extend(f.spans.iter().flat_map(|(s, _)| s.rows.iter().copied()));
+                lane.rows.sort();
+                lane.rows.dedup();
+                lane_of[fi] = Some(li);
+                continue;
+            }
+            anon.entry(f.first_holder.clone()).or_default().push(lanes.len());
+        }
+        anon_sig.push((f.home.is_none() && !f.zero).then(|| sig.clone()));
+        together.push(false);
+        in_turn.push(false);
         let li = lanes.len();
         let mut rows: Vec<Row> = f.spans.iter().flat_map(|(s, _)| s.rows.iter().copied()).collect();
         rows.sort();
@@ -657,6 +698,14 @@ fn group_lanes(frames: &mut [Frame], events: &mut [TraceEvent]) -> Vec<LaneView>
                 }
             }
             _ if f.zero => "zero page".to_string(),
+            _ if lane.frames.len() > 1 => {
+                let how = match (together[li], in_turn[li]) {
+                    (true, false) => "together",
+                    (false, true) => "in turn",
+                    _ => "frames",
+                };
+                format!("{} pages ({} {how})", f.first_holder, lane.frames.len())
+            }
             _ => format!("{} page ({})", f.first_holder, f.id),
         };
         lane.marks.sort_by_key(|m| m.step);
@@ -734,6 +783,17 @@ mod tests {
             let back: TraceEvent = serde_json::from_str(line).unwrap();
             assert!(v.events.contains(&back));
         }
+    }
+
+    #[test]
+    fn a_pipes_successive_data_pages_share_one_lane() {
+        let v = rec("pipe p\nwrite p.w 10 'a'\nread p.r 10\nwrite p.w 10 'b'\nread p.r 10\n");
+        assert_eq!(v.lanes.len(), 1, "{:?}", v.lanes);
+        assert_eq!(v.lanes[0].label, "pipe p pages (2 in turn)");
+        let spans: Vec<(usize, usize)> = v.lanes[0].spans.iter().map(|s| (s.from, s.to)).collect();
+        assert_eq!(spans, [(1, 2), (3, 4)]);
+        let v = rec("pipe p\nwrite p.w 4096 'a'\nwrite p.w 10 'b'\n");
+        assert_eq!(v.lanes.len(), 2, "two pages alive at once need two lanes");
     }
 
     #[test]

@@ -133,19 +133,28 @@
   let cur = 0, hovered = null, pinned = null;
   const slider = $("slider");
   slider.max = Math.max(0, steps.length - 1);
+  // The ten items of a list sorted by step nearest the cursor.
+  function near(list, stepOf) {
+    if (list.length <= 10) return list;
+    let i = 0;
+    while (i < list.length && stepOf(list[i]) <= cur) i++;
+    const start = Math.max(0, Math.min(list.length - 10, i - 5));
+    return list.slice(start, start + 10);
+  }
   function details() {
     const li = pinned !== null ? pinned : hovered, box = $("details");
     if (li === null) return;
     const lane = lanes[li], span = lane.spans.find(s => s.from <= cur && cur < s.to);
     const esc = t => String(t).replace(/[&<>]/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;" })[c]);
     const evs = laneEvents[li].filter(e => e.step !== null && e.step <= cur).slice(-12);
-    const marks = lane.marks.map(m => (m.kind === "hazard" ? '<span class="haz">HAZARD</span>' : m.kind.replace("_", " ")) +
+    const marks = near(lane.marks, m => m.step).map(m => (m.kind === "hazard" ? '<span class="haz">HAZARD</span>' : m.kind.replace("_", " ")) +
       " at line " + steps[m.step].line).join("<br>") || "none";
     box.innerHTML = "<h2>" + esc(lane.label) + "</h2><dl>" +
       "<dt>frames</dt><dd>" + esc(lane.frames.slice(0, 8).join(", ") + (lane.frames.length > 8 ? ", ..." : "")) + "</dd>" +
       "<dt>after line " + steps[cur].line + "</dt><dd>" + (span ? esc(span.holders) + (span.rows.some(r => r !== "user" && r !== "kernel") ? " (busy)" : " (reusable)") : "no page") + "</dd>" +
-      "<dt>holders over time</dt><dd>" + lane.spans.map(s => "from " + steps[s.from].line + ": " + esc(s.holders)).join("<br>") + "</dd>" +
-      "<dt>writes</dt><dd>" + marks + "</dd>" +
+      "<dt>holders over time" + (lane.spans.length > 10 ? " (10 around here of " + lane.spans.length + ")" : "") + "</dt><dd>" +
+        near(lane.spans, s => s.from).map(s => "from " + steps[s.from].line + ": " + esc(s.holders)).join("<br>") + "</dd>" +
+      "<dt>writes" + (lane.marks.length > 10 ? " (10 around here of " + lane.marks.length + ")" : "") + "</dt><dd>" + marks + "</dd>" +
       "<dt>page events up to here (last 12)</dt><dd>" + (evs.map(e => "line " + e.line + ": " + e.event + " " + esc(e.page) +
         (e.holder ? " " + esc(e.holder.kind + " " + e.holder.name) : "") + (data.time_axis === "ms" ? " @" + ms(e.time_ns) : "")).join("<br>") || "none") + "</dd></dl>";
   }
