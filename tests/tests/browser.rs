@@ -50,6 +50,11 @@ fn browser_available() -> bool {
     false
 }
 
+/// Chromium's fresh profile for this run.
+fn profile_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("kmodel-chromium-{}", std::process::id()))
+}
+
 /// chromedriver on a free loopback port; killed on drop.
 struct Driver {
     child: Child,
@@ -65,6 +70,7 @@ impl Drop for Driver {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(profile_dir());
     }
 }
 
@@ -98,7 +104,7 @@ impl Driver {
             assert!(Instant::now() < deadline, "chromedriver did not become ready in 20 s");
             std::thread::sleep(Duration::from_millis(100));
         }
-        let profile = std::env::temp_dir().join(format!("kmodel-chromium-{}", std::process::id()));
+        let profile = profile_dir();
         let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
             "binary": CHROMIUM,
             "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
