@@ -21,6 +21,9 @@ macro_rules! out {
 
 mod diff;
 mod explore;
+mod quiz;
+mod story;
+mod sweep;
 mod view;
 
 use std::io::Write as _;
@@ -30,7 +33,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::kernel::KernelConfig;
+use crate::kernel::{KernelConfig, KernelVariant};
 use crate::linux::{LinuxBackend, LinuxOptions};
 use crate::model::ModelBackend;
 use crate::render::timeline;
@@ -70,6 +73,10 @@ enum Command {
         on: On,
         #[command(flatten)]
         view: view::ViewArgs,
+        /// Which kernel the model plays (model only): today's, the 2006
+        /// patch (F_GETPSZ/F_SETPSZ, no F_SETPIPE_SZ), or vmsplice as a copy.
+        #[arg(long, default_value = "today")]
+        kernel: KernelVariant,
         #[command(flatten)]
         linux: LinuxArgs,
     },
@@ -93,8 +100,28 @@ enum Command {
     /// shortest schedule found is printed as a replayable single-threaded
     /// scenario with its page timeline), 2 bad input, 4 the model failed.
     Explore(explore::ExploreArgs),
-    /// Tell the built-in story (the default command).
-    Story,
+    /// Tell a story of the catalogue: its narrative, its run with the page
+    /// timeline, and what each kernel variant makes of it. With no name,
+    /// the built-in story (the default command).
+    ///
+    /// Exit status: the run's (0 ok, 1 an `expect` failed or a threaded
+    /// story has a violation, 3 blocked), 2 an unknown story.
+    Story(story::StoryArgs),
+    /// List the stories in scenarios/ with one line each, and the claims of
+    /// the 2006 page each one shows.
+    Stories(story::StoriesArgs),
+    /// Run a scenario with simulated links over a grid of link parameters
+    /// (in parallel) and report each point's distribution of the buffer's
+    /// time until reusable and its hazards; CSV and an SVG plot on request.
+    ///
+    /// Exit status: 0 ok, 2 bad input (file, parameter, range, output
+    /// path), 4 the model failed.
+    Sweep(sweep::SweepArgs),
+    /// An exercise: a small random scenario (same seed, same quiz) asking
+    /// what marked lines return and which pages are busy at the end;
+    /// `--answers` gives the model's answers with the reasons, `--reverse`
+    /// asks for the operations behind a final state.
+    Quiz(quiz::QuizArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -187,9 +214,9 @@ fn blocked_message(scenario: &Scenario, report: &Report) {
     }
 }
 
-fn cmd_run(file: &Path, on: On, view: &view::ViewArgs, linux: &LinuxArgs) -> ExitCode {
+fn cmd_run(file: &Path, on: On, view: &view::ViewArgs, variant: KernelVariant, linux: &LinuxArgs) -> ExitCode {
     if view.wants_view() {
-        return view::cmd_run_view(file, on, view);
+        return view::cmd_run_view(file, on, view, variant);
     }
     let scenario = match load(file) {
         Ok(s) => s,
@@ -198,8 +225,13 @@ fn cmd_run(file: &Path, on: On, view: &view::ViewArgs, linux: &LinuxArgs) -> Exi
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
+    if on == On::Linux && variant != KernelVariant::Today {
+        eprintln!("kmodel: --kernel {variant} plays a kernel variant on the model; the host runs only itself");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    let config = KernelConfig { variant, ..KernelConfig::default() };
     let result = match on {
-        On::Model => run_on(&scenario, &mut ModelBackend::new(KernelConfig::default())),
+        On::Model => run_on(&scenario, &mut ModelBackend::new(config)),
         On::Linux => {
             LinuxBackend::new(linux.options()).map_err(|e| e.to_string()).and_then(|mut b| run_on(&scenario, &mut b))
         }
@@ -216,7 +248,7 @@ fn cmd_run(file: &Path, on: On, view: &view::ViewArgs, linux: &LinuxArgs) -> Exi
     }
 }
 
-fn cmd_story() -> ExitCode {
+fn cmd_builtin_story(variant: KernelVariant) -> ExitCode {
     let scenario = match scenario::parse("story_double_buffer.scenario", STORY) {
         Ok(s) => s,
         Err(e) => {
@@ -231,7 +263,11 @@ fn cmd_story() -> ExitCode {
     outln!("Each operation, its result, and who holds each run of the buffer's pages");
     outln!("afterwards ([busy]: a kernel object holds them; [free]: only the program):");
     outln!();
-    match timeline(&scenario, KernelConfig::default()) {
+    if variant != KernelVariant::Today {
+        outln!("Told by the kernel variant '{variant}': {}", variant.summary());
+        outln!();
+    }
+    match timeline(&scenario, KernelConfig { variant, ..KernelConfig::default() }) {
         Ok(t) => {
             out!("{t}");
             outln!();
@@ -260,8 +296,12 @@ pub fn main() -> ExitCode {
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     match cli.command {
-        None | Some(Command::Story) => cmd_story(),
-        Some(Command::Run { file, on, view, linux }) => cmd_run(&file, on, &view, &linux),
+        None => cmd_builtin_story(KernelVariant::Today),
+        Some(Command::Story(args)) => story::cmd_story(&args),
+        Some(Command::Stories(args)) => story::cmd_stories(&args),
+        Some(Command::Sweep(args)) => sweep::cmd_sweep(&args),
+        Some(Command::Quiz(args)) => quiz::cmd_quiz(&args),
+        Some(Command::Run { file, on, view, kernel, linux }) => cmd_run(&file, on, &view, kernel, &linux),
         Some(Command::Diff { files, linux }) => diff::cmd_diff(&files, &linux.options()),
         Some(Command::Explore(args)) => explore::cmd_explore(&args),
     }

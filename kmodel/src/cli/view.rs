@@ -10,7 +10,7 @@ use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::kernel::KernelConfig;
+use crate::kernel::{KernelConfig, KernelVariant};
 use crate::render::{Style, chart, html, record};
 
 use super::{EXIT_BACKEND, EXIT_BAD_INPUT, On, blocked_message, load};
@@ -98,7 +98,7 @@ fn write_all(path: &Path, mut file: File, text: &str) -> Result<(), String> {
 }
 
 /// `kmodel run FILE` with `--timeline`, `--html` or `--trace-json`.
-pub(crate) fn cmd_run_view(file: &Path, on: On, args: &ViewArgs) -> ExitCode {
+pub(crate) fn cmd_run_view(file: &Path, on: On, args: &ViewArgs, variant: KernelVariant) -> ExitCode {
     if on == On::Linux {
         eprintln!("kmodel: --timeline, --html and --trace-json show the model's pages: run them with --on model");
         return ExitCode::from(EXIT_BAD_INPUT);
@@ -122,7 +122,7 @@ pub(crate) fn cmd_run_view(file: &Path, on: On, args: &ViewArgs) -> ExitCode {
             }
         }
     }
-    let view = match record(&scenario, &source, KernelConfig::default()) {
+    let view = match record(&scenario, &source, KernelConfig { variant, ..KernelConfig::default() }) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("kmodel: {}: model backend failed: {e}", scenario.path);
