@@ -176,3 +176,13 @@ fn blocked_run_with_timeline_exits_3_and_draws_the_block() {
     assert!(err.contains("line 6: 'read p.r 1' blocked forever"), "{err}");
     assert!(err.contains("would block forever"));
 }
+
+#[test]
+fn copy_variant_timeline_shows_the_pipes_own_pages_and_no_hazard() {
+    let out = run(&["run", STORY, "--timeline", "--kernel", "copy"]);
+    let err = text(&out.stderr);
+    assert!(!err.contains("HAZARD at"), "vmsplice copies: the refill is safe:\n{err}");
+    assert!(err.lines().any(|l| l.starts_with("pipe p pages")), "the copies are the pipe's pages:\n{err}");
+    let lane = err.lines().find(|l| l.starts_with("two pages 0-15")).unwrap();
+    assert!(!lane.contains('P') && !lane.contains('!'), "the program's pages never enter the pipe: {lane}");
+}

@@ -408,6 +408,17 @@ impl Recorder<'_> {
             if !touched.contains(&f) {
                 touched.push(f);
             }
+            // A page the kernel made for an object (a copy it then handed
+            // to a pipe) is named for the first object that held it.
+            if self.frames[f].first_holder == "kernel"
+                && !self.frames[f].zero
+                && matches!(e.holder.kind, HolderKind::Pipe | HolderKind::Socket)
+                && matches!(e.kind, EventKind::Get | EventKind::Alloc)
+            {
+                let l = self.model.holder_label(scenario, e.holder);
+                self.frames[f].first_holder =
+                    if e.holder.kind == HolderKind::Pipe { format!("pipe {}", l.object) } else { l.object };
+            }
             if self.frames[f].home.is_none() {
                 match e.holder.kind {
                     HolderKind::User | HolderKind::PageCache if !matches!(e.kind, EventKind::Write { .. }) => {
