@@ -144,6 +144,11 @@ fn unwritable_output_exits_2_naming_it_before_running() {
     }
     let out = run(&["run", STORY, "--html", dir().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "a directory is not a file");
+    let same = dir().join("same.out");
+    let same = same.to_str().unwrap();
+    let out = run(&["run", STORY, "--html", same, "--trace-json", same]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("name the same file"));
 }
 
 #[test]

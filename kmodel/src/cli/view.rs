@@ -111,6 +111,12 @@ pub(crate) fn cmd_run_view(file: &Path, on: On, args: &ViewArgs, variant: Kernel
         }
     };
     let source = std::fs::read(file).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    if let (Some(h), Some(j)) = (&args.html, &args.trace_json)
+        && h == j
+    {
+        eprintln!("kmodel: {}: --html and --trace-json name the same file", h.display());
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
     // Refuse an unwritable output before anything runs.
     let mut outputs = Vec::new();
     for path in [&args.html, &args.trace_json].into_iter().flatten() {
