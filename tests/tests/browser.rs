@@ -209,6 +209,18 @@ fn check_page(d: &Driver, name: &str, shot_step: usize) -> RunView {
         assert_eq!(d.current_line(), view.steps[i].line, "{name}: after {i} presses of Right");
     }
     assert_eq!(d.js("return document.getElementById('slider').value;"), json!(shot_step.to_string()));
+    // Network runs can lay the columns out by simulated time ('t'): the
+    // same lanes and markers, wider columns where time passed.
+    if view.time_axis == "ms" {
+        let before = d.js("return document.getElementById('timeline').getAttribute('width');");
+        d.key("t");
+        assert_eq!(d.js("return document.getElementById('bytime').checked;"), json!(true), "{name}: 't' toggles");
+        assert_eq!(count("#timeline g.lane") as usize, view.lanes.len(), "{name}: redrawn lanes");
+        assert_eq!(count("#timeline .hazard") as usize, view.hazard_marks(), "{name}: redrawn hazards");
+        assert_eq!(d.current_line(), view.steps[shot_step].line, "{name}: the cursor stays");
+        let after = d.js("return document.getElementById('timeline').getAttribute('width');");
+        assert!(before.is_string() && after.is_string(), "{before} {after}");
+    }
     // The details panel shows the lane under the pointer.
     let hazard = |l: &kmodel::render::LaneView| l.marks.iter().any(|m| m.kind == kmodel::render::MarkKind::Hazard);
     let lane = view.lanes.iter().position(hazard).unwrap_or(0);
