@@ -6,7 +6,9 @@
 //! hazards as red triangles), steps a cursor through the operations
 //! (Left/Right arrows, `j`/`k`, Home/End, the slider, or a click on a line
 //! or a column) highlighting the current line, and shows the page under the
-//! pointer in a details panel.
+//! pointer in a details panel. For network runs, `t` lays the columns out
+//! by simulated time, placing a lane's changes inside a step at the time of
+//! its page events.
 //!
 //! The browser test (`tests/tests/browser.rs`) loads such a page in
 //! headless Chromium and counts what it drew.
