@@ -45,7 +45,9 @@ pub(super) enum Cell {
     Absent,
     Kernel,
     User,
-    Busy(char),
+    /// A kernel holder: its rank (what a summarising column prefers),
+    /// then its letter.
+    Busy(u8, char),
     KernelWrite(char),
     UserWrite,
     Hazard,
@@ -59,7 +61,7 @@ impl Cell {
             Cell::Absent => ' ',
             Cell::Kernel => 'z',
             Cell::User => '-',
-            Cell::Busy(c) | Cell::KernelWrite(c) => c,
+            Cell::Busy(_, c) | Cell::KernelWrite(c) => c,
             Cell::UserWrite => 'W',
             Cell::Hazard => '!',
         }
@@ -69,7 +71,7 @@ impl Cell {
         match self {
             Cell::Absent => "",
             Cell::Kernel | Cell::User => "\x1b[32m",
-            Cell::Busy(_) => "\x1b[33m",
+            Cell::Busy(..) => "\x1b[33m",
             Cell::KernelWrite(_) => "\x1b[33;4m",
             Cell::UserWrite => "\x1b[1;36m",
             Cell::Hazard => "\x1b[1;37;41m",
@@ -77,9 +79,27 @@ impl Cell {
     }
 }
 
-/// The letter for a set of holders: the busy kind, `*` for several.
+/// The cell for a busy letter, ranked: a column that summarises several
+/// operations shows several holders over one, the network over a pipe,
+/// a pipe over a page cache.
+pub(super) fn busy(c: char) -> Cell {
+    let rank = match c {
+        'C' => 1,
+        'P' => 2,
+        'S' | 'R' => 3,
+        '~' | 'A' => 4,
+        _ => 5,
+    };
+    Cell::Busy(rank, c)
+}
+
+/// The letter for a set of holders: the busy kind, `*` for several (a
+/// page cache, which always holds its file's pages, is named only alone).
 pub(super) fn busy_letter(rows: &[Row]) -> Option<char> {
-    let busy: Vec<Row> = rows.iter().copied().filter(|r| r.is_busy()).collect();
+    let mut busy: Vec<Row> = rows.iter().copied().filter(|r| r.is_busy()).collect();
+    if busy.len() > 1 {
+        busy.retain(|r| *r != Row::PageCache);
+    }
     match busy.as_slice() {
         [] => None,
         [r] => Some(match r {
@@ -97,7 +117,7 @@ pub(super) fn busy_letter(rows: &[Row]) -> Option<char> {
 
 fn span_cell(s: &Span) -> Cell {
     match busy_letter(&s.rows) {
-        Some(c) => Cell::Busy(c),
+        Some(c) => busy(c),
         None if s.rows.contains(&Row::User) => Cell::User,
         None => Cell::Kernel,
     }
@@ -119,7 +139,7 @@ fn lane_cells(lane: &LaneView, steps: usize) -> Vec<Cell> {
                 MarkKind::Hazard => Cell::Hazard,
                 MarkKind::UserWrite => Cell::UserWrite,
                 MarkKind::KernelWrite => Cell::KernelWrite(match under {
-                    Cell::Busy(c) => c,
+                    Cell::Busy(_, c) => c,
                     _ => 'w',
                 }),
             }
@@ -271,13 +291,13 @@ fn legend(out: &mut String, view: &RunView, style: Style) {
         (Row::Receiver, "receiver queue"),
     ] {
         if used(r) {
-            items.push((Cell::Busy(busy_letter(&[r]).unwrap_or('?')), what));
+            items.push((busy(busy_letter(&[r]).unwrap_or('?')), what));
         }
     }
     if used(Row::Kernel) {
         items.push((Cell::Kernel, "zero page"));
     }
-    items.push((Cell::Busy('*'), "several kinds"));
+    items.push((busy('*'), "several kinds (besides a page cache)"));
     items.push((Cell::UserWrite, "user write"));
     items.push((Cell::Hazard, "HAZARD: user write to a busy page"));
     out.push_str("key: ");

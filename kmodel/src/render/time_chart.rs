@@ -9,7 +9,7 @@
 
 use std::fmt::Write as _;
 
-use super::chart::{Cell, RESET, busy_letter, ms};
+use super::chart::{Cell, RESET, busy, busy_letter, ms};
 use super::view::{MarkKind, Row, RunView, TraceEvent};
 
 /// The row an event's holder occupies.
@@ -29,7 +29,7 @@ fn cell_of(counts: &[u32; 8]) -> Cell {
     let rows: Vec<Row> = Row::ALL.iter().copied().zip(counts).filter(|(_, c)| **c > 0).map(|(r, _)| r).collect();
     match busy_letter(&rows) {
         _ if rows.is_empty() => Cell::Absent,
-        Some(c) => Cell::Busy(c),
+        Some(c) => busy(c),
         None if rows.contains(&Row::User) => Cell::User,
         None => Cell::Kernel,
     }
