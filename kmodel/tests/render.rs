@@ -191,3 +191,33 @@ fn copy_variant_timeline_shows_the_pipes_own_pages_and_no_hazard() {
     let lane = err.lines().find(|l| l.starts_with("two pages 0-15")).unwrap();
     assert!(!lane.contains('P') && !lane.contains('!'), "the program's pages never enter the pipe: {lane}");
 }
+
+/// Recording changes nothing: on every scenario of the corpus the recorded
+/// run's report is the plain run's, and the trace has one record per page
+/// event of the log and one per step.
+#[test]
+fn recorded_run_equals_the_plain_run_on_every_corpus_scenario() {
+    use kmodel::kernel::KernelConfig;
+    use kmodel::model::ModelBackend;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("scenario") {
+            continue;
+        }
+        let Ok(scenario) = kmodel::cli::load(&path) else { continue };
+        let source = std::fs::read_to_string(&path).unwrap();
+        let mut model = ModelBackend::new(KernelConfig::default());
+        let Ok(plain) = kmodel::scenario::run(&scenario, &mut model, |_| {}) else { continue };
+        let view = kmodel::render::record(&scenario, &source, KernelConfig::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(view.report, plain, "{}", path.display());
+        // `run` tore the plain model down: its log is complete.
+        assert_eq!(view.page_events(), model.kernel().pages().events().len(), "{}", path.display());
+        let syscalls = view.events.len() - view.page_events();
+        assert_eq!(syscalls, view.steps.len(), "{}", path.display());
+        checked += 1;
+    }
+    assert!(checked > 50, "the corpus was found: {checked}");
+}
