@@ -215,6 +215,9 @@ fn recorded_run_equals_the_plain_run_on_every_corpus_scenario() {
         assert_eq!(view.report, plain, "{}", path.display());
         // `run` tore the plain model down: its log is complete.
         assert_eq!(view.page_events(), model.kernel().pages().events().len(), "{}", path.display());
+        let chart = kmodel::render::chart(&view, kmodel::render::Style { color: false, width: 100 });
+        assert!(chart.is_ascii(), "{}: plain ASCII", path.display());
+        assert!(kmodel::render::html(&view).contains("kmodel-data"));
         let syscalls = view.events.len() - view.page_events();
         assert_eq!(syscalls, view.steps.len(), "{}", path.display());
         checked += 1;
