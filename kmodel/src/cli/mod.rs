@@ -63,8 +63,9 @@ pub struct Cli {
 enum Command {
     /// Run a scenario and print one result line per operation.
     ///
-    /// Exit status: 0 ok, 1 an `expect` failed, 2 the file does not parse,
-    /// 3 an operation blocked forever, 4 the backend failed.
+    /// Exit status: 0 ok, 1 an `expect` failed, 2 the file does not parse
+    /// (or an output file cannot be written), 3 an operation blocked
+    /// forever, 4 the backend failed.
     Run {
         /// The scenario file.
         file: PathBuf,
