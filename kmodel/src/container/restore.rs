@@ -598,3 +598,12 @@ fn recount_vfs(k: &mut Kernel) {
         ns.users = users.get(id).copied().unwrap_or(0);
     }
 }
+
+impl Kernel {
+    /// Carry on `older`'s page event log (see
+    /// [`PageArena::continue_log`]): the scenario runner's `restore`
+    /// replaces the machine but not the run's history.
+    pub fn continue_log_from(&mut self, older: &mut Kernel) {
+        self.pages.continue_log(&mut older.pages);
+    }
+}

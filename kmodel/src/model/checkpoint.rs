@@ -111,7 +111,11 @@ impl ModelBackend {
                 Some(HandleRec::Failed) => Some(Handle::Failed),
             });
         }
-        // Everything checked: commit.
+        // Everything checked: commit. The run's page history goes on in the
+        // new kernel (timelines read the swap as events).
+        let mut kernel = kernel;
+        kernel.set_stamp(self.kernel.pages().stamp());
+        kernel.continue_log_from(&mut self.kernel);
         self.kernel = kernel;
         self.handles = handles;
         self.pid = Pid(b.current);

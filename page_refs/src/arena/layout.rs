@@ -137,10 +137,46 @@ impl PageArena {
     }
 }
 
+impl PageArena {
+    /// Carry on `older`'s event log here: a restore replaced the machine,
+    /// not the history of the run. The log goes on with `older`'s events,
+    /// then the discarded machine's references dropped (every holder of
+    /// every frame of `older` put, each frame but the zero page freed),
+    /// then this machine's taken (each frame allocated for its first
+    /// holder, referenced for the others), all stamped with this arena's
+    /// stamp; timelines read the restore as those events.
+    pub fn continue_log(&mut self, older: &mut PageArena) {
+        let (Some(old), Some(_)) = (older.log.take(), self.log.as_ref()) else { return };
+        let mut log = old;
+        let stamp = self.now;
+        let mut push = |page: PageId, kind: crate::EventKind, holder: Holder| {
+            log.push(crate::Event { stamp, page, kind, holder });
+        };
+        for (id, f) in older.frames.iter() {
+            let id = PageId { index: id as u32, generation: f.generation };
+            for h in f.holders.iter().rev().filter(|h| **h != Holder::KERNEL) {
+                push(id, crate::EventKind::Put, *h);
+            }
+            if id != older.zero {
+                push(id, crate::EventKind::Free, *f.holders.first().unwrap_or(&Holder::KERNEL));
+            }
+        }
+        for (id, f) in self.frames.iter() {
+            let id = PageId { index: id as u32, generation: f.generation };
+            for (i, h) in f.holders.iter().enumerate().filter(|(_, h)| **h != Holder::KERNEL) {
+                let kind = if i == 0 && id != self.zero { crate::EventKind::Alloc } else { crate::EventKind::Get };
+                push(id, kind, *h);
+            }
+        }
+        log.extend(self.log.take().unwrap_or_default());
+        self.log = Some(log);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Source;
+    use crate::{EventKind, Source};
 
     #[test]
     fn arena_from_its_layout_allocates_the_same_frame_numbers() {
@@ -167,6 +203,31 @@ mod tests {
         for i in 0..5 {
             assert_eq!(a.alloc(Holder::user(2, i)), b.alloc(Holder::user(2, i)), "allocation {i}");
         }
+    }
+
+    #[test]
+    fn restored_arena_continues_the_log_with_the_swap_as_events() {
+        let mut a = PageArena::new();
+        let p = a.alloc(Holder::user(1, 0));
+        a.get(p, Holder::pipe(2));
+        let mut b = PageArena::new();
+        let q = b.alloc(Holder::user(1, 0));
+        let before = a.events().len();
+        b.continue_log(&mut a);
+        // The swap, then `b`'s own events (here: its zero page and `q`).
+        let kinds: Vec<(EventKind, Holder)> =
+            b.events()[before..before + 4].iter().map(|e| (e.kind, e.holder)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (EventKind::Put, Holder::pipe(2)),
+                (EventKind::Put, Holder::user(1, 0)),
+                (EventKind::Free, Holder::user(1, 0)),
+                (EventKind::Alloc, Holder::user(1, 0)),
+            ]
+        );
+        assert_eq!(b.events()[before + 3].page, q);
+        assert_eq!(b.events().len(), before + 6);
     }
 
     #[test]
