@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use kmodel::container::image::{
     ArenaRec, BindingsRec, BufferRec, ConfigRec, ContentRec, DentryRec, FORMAT_VERSION, FdRec, FileKindRec, FrameRec,
-    HandleRec, HolderRec, InodeKindRec, InodeRec, Meta, MountRec, NamespaceRec, PathRec, PipeBufRec, PipeRec,
-    ProcessRec, PteRec, Serializer, VInodeRec, VfsRec, reseal,
+    HEADER_LEN, HandleRec, HolderRec, InodeKindRec, InodeRec, Meta, MountRec, NamespaceRec, PathRec, PipeBufRec,
+    PipeRec, ProcessRec, PteRec, Serializer, VInodeRec, VfsRec, reseal,
 };
 use kmodel::container::{self, HostInfo, Image, ImageError, Mismatch, RestoreError};
 use kmodel::kernel::{Kernel, KernelConfig, Pid};
@@ -90,6 +90,19 @@ fn every_truncation_is_refused_as_truncated_or_corrupted() {
     }
     let e = Image::decode(&good[..100]).unwrap_err().to_string();
     assert!(e.starts_with("truncated image:"), "{e}");
+}
+
+/// Found by the fuzz target: a section length near 2^64 overflowed the
+/// "needs N bytes" arithmetic of the truncation error.
+#[test]
+fn section_length_near_two_to_the_64_is_truncation_not_overflow() {
+    let mut bad = image_of(&fixture()).encode();
+    bad[HEADER_LEN + 8..HEADER_LEN + 16].copy_from_slice(&u64::MAX.to_le_bytes());
+    reseal(&mut bad);
+    match Image::decode(&bad) {
+        Err(ImageError::Truncated { needed, .. }) => assert_eq!(needed, u64::MAX),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

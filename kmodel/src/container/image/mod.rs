@@ -338,7 +338,7 @@ pub(crate) fn unframe(bytes: &[u8]) -> Result<Framed<'_>, ImageError> {
         let len = u64_at(bytes, at + 8);
         at += SECTION_HEADER_LEN;
         if len > (end - at) as u64 {
-            return Err(truncated(&what, at as u64 + len.saturating_add(4)));
+            return Err(truncated(&what, (at as u64).saturating_add(len).saturating_add(4)));
         }
         whole.update(&bytes[at - SECTION_HEADER_LEN..at]);
         let body = &bytes[at..at + len as usize];
