@@ -34,8 +34,17 @@ fn double_buffer_with_tee_has_a_hazard_within_a_dozen_steps() {
     assert_eq!(again.violation, Some(finding.violation.clone()));
     let replay = scenario::parse("replay", &replay_text(&sc, &finding.violation, &finding.trace)).unwrap();
     assert!(replay.threads.is_empty());
-    let t = kmodel::render::timeline(&replay, Default::default()).unwrap();
-    assert!(t.steps.last().unwrap().hazard.is_some(), "the replay ends in the hazard");
+    let text = replay_text(&sc, &finding.violation, &finding.trace);
+    let view = kmodel::render::record(&replay, &text, Default::default()).unwrap();
+    assert!(view.steps.last().unwrap().hazard.is_some(), "the replay ends in the hazard");
+    let last = view.steps.len() - 1;
+    let marked: Vec<&str> = view
+        .lanes
+        .iter()
+        .filter(|l| l.marks.iter().any(|m| m.kind == kmodel::render::MarkKind::Hazard && m.step == last))
+        .map(|l| l.label.as_str())
+        .collect();
+    assert_eq!(marked, ["buf page 0"], "the replay's chart marks the hazard on the page pipe log holds");
 }
 
 #[test]

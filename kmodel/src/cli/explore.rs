@@ -7,7 +7,7 @@ use crate::explore::{self, ExploreConfig, MAX_BOUND, Progress, describe, replay_
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::kernel::{KernelConfig, KernelVariant};
-use crate::render::timeline;
+use crate::render::record;
 use crate::scenario;
 
 use super::{EXIT_BACKEND, EXIT_BAD_INPUT, load};
@@ -57,15 +57,25 @@ pub(super) fn print_finding(
         outln!("    {line}");
     }
     if let Ok(replayed) = scenario::parse("replay", &replay)
-        && let Ok(t) = timeline(&replayed, kernel)
+        && let Ok(mut view) = record(&replayed, &replay, kernel)
     {
-        outln!();
-        outln!("timeline of the replay (who holds each run of pages after each step):");
-        for line in t.to_string().lines() {
-            outln!("    {line}");
+        // Name each column by the line of the explored file, as the
+        // replay's comments and the finding above do.
+        for s in &mut view.steps {
+            s.line = replayed_line(&replay, s.line).unwrap_or(s.line);
         }
+        view.path = "the replay (the explored file's lines)".to_string();
+        outln!();
+        super::view::print_chart(&view);
     }
     ExitCode::from(1)
+}
+
+/// The explored file's line that line `n` of a replay came from (its
+/// `# ..., line N` comment).
+fn replayed_line(replay: &str, n: usize) -> Option<usize> {
+    let comment = replay.lines().nth(n.checked_sub(1)?)?.rsplit_once('#')?.1;
+    comment.trim().rsplit_once("line ")?.1.parse().ok()
 }
 
 pub(super) fn cmd_explore(args: &ExploreArgs) -> ExitCode {
