@@ -715,7 +715,7 @@ fn unit(r: Result<usize, Errno>) -> Outcome {
     }
 }
 
-/// Pages of one buffer that share a state: a lane of the timeline.
+/// Pages of one buffer that share a state (the quiz's answers).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lane {
     /// The buffer's name.

@@ -66,6 +66,11 @@ fn explore_failure_shows_the_replay_chart_with_the_explored_lines() {
     assert_eq!(common::hazard_lines(chart, "buf page 1"), Vec::<usize>::new(), "{chart}");
     assert!(chart.contains("HAZARD at line 21: 'fill buf[0..1p] 'C'' wrote to pages still in flight:"), "{chart}");
     assert!(chart.contains("buf page 0 is held by pipe log"), "{chart}");
+    // A deadlock's replay has no pages, but says which line never returned.
+    let out = kmodel().arg("explore").arg(scenarios.join("explore_opposite_splices.scenario")).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("timeline of the replay (the explored file's lines): 0 lanes of pages"), "{text}");
+    assert!(text.contains("line 12: 'splice p.r q.w 4096' blocked forever"), "{text}");
 }
 
 #[test]

@@ -56,26 +56,29 @@ pub(super) fn print_finding(
     for line in replay.lines() {
         outln!("    {line}");
     }
-    if let Ok(replayed) = scenario::parse("replay", &replay)
-        && let Ok(mut view) = record(&replayed, &replay, kernel)
-    {
-        // Name each column by the line of the explored file, as the
-        // replay's comments and the finding above do.
-        for s in &mut view.steps {
-            s.line = replayed_line(&replay, s.line).unwrap_or(s.line);
+    outln!();
+    match scenario::parse("replay", &replay).map(|r| record(&r, &replay, kernel)) {
+        Ok(Ok(mut view)) => {
+            // Name each column by the line of the explored file, as the
+            // replay's comments and the finding above do.
+            for s in &mut view.steps {
+                s.line = replayed_line(&replay, s.line).unwrap_or(s.line);
+            }
+            view.path = "the replay (the explored file's lines)".to_string();
+            super::view::print_chart(&view);
         }
-        view.path = "the replay (the explored file's lines)".to_string();
-        outln!();
-        super::view::print_chart(&view);
+        Ok(Err(e)) => outln!("(no chart of the replay: the model failed: {e})"),
+        Err(e) => outln!("(no chart of the replay: {e})"),
     }
     ExitCode::from(1)
 }
 
 /// The explored file's line that line `n` of a replay came from (its
-/// `# ..., line N` comment).
+/// `# thread T, line N[: ...]` comment).
 fn replayed_line(replay: &str, n: usize) -> Option<usize> {
     let comment = replay.lines().nth(n.checked_sub(1)?)?.rsplit_once('#')?.1;
-    comment.trim().rsplit_once("line ")?.1.parse().ok()
+    let after = comment.rsplit_once("line ")?.1;
+    after[..after.find(|c: char| !c.is_ascii_digit()).unwrap_or(after.len())].parse().ok()
 }
 
 pub(super) fn cmd_explore(args: &ExploreArgs) -> ExitCode {

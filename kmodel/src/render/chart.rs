@@ -193,6 +193,7 @@ pub fn chart(view: &RunView, style: Style) -> String {
     );
     if steps == 0 || view.lanes.is_empty() {
         let _ = writeln!(out, "(no pages: nothing to draw)");
+        blocked(&mut out, view);
         return out;
     }
     let shown = shown_lanes(view);
@@ -383,6 +384,10 @@ fn hazards(out: &mut String, view: &RunView, style: Style) {
     if all.len() > MAX_HAZARD_LINES {
         let _ = writeln!(out, "... and {} more hazards (--html lists them all)", all.len() - MAX_HAZARD_LINES);
     }
+    blocked(out, view);
+}
+
+fn blocked(out: &mut String, view: &RunView) {
     if let Some(s) = view.steps.last().filter(|s| s.blocked) {
         let _ = writeln!(out, "line {}: '{}' blocked forever", s.line, s.text);
     }
