@@ -16,6 +16,7 @@ mod file;
 mod inode;
 mod invariants;
 mod mm;
+mod pipe_ops;
 mod sys_net;
 mod sys_rw;
 mod sys_splice;
