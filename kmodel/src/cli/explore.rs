@@ -33,6 +33,10 @@ pub(super) struct ExploreArgs {
     /// No progress lines on standard error.
     #[arg(long)]
     quiet: bool,
+    /// Run every interleaving: no state caching (the verdict is the same,
+    /// only slower; for checking the reduction).
+    #[arg(long)]
+    no_reduction: bool,
 }
 
 fn print_finding(sc: &scenario::Scenario, violation: &explore::Violation, trace: &[explore::Executed]) -> ExitCode {
@@ -71,6 +75,7 @@ pub(super) fn cmd_explore(args: &ExploreArgs) -> ExitCode {
         random: args.random.map(|n| (n, args.seed)),
         max_schedules: args.max_schedules,
         kernel: KernelConfig::default(),
+        reduction: !args.no_reduction,
     };
     if let Some(names) = &args.schedule {
         return match explore::run_schedule(&sc, &config, names) {
@@ -92,10 +97,11 @@ pub(super) fn cmd_explore(args: &ExploreArgs) -> ExitCode {
         if !quiet {
             let secs = p.elapsed.as_secs_f64().max(1e-9);
             eprintln!(
-                "explore: {} schedules, {} states ({:.0} states/s), deepest {} steps, {:.1} s",
+                "explore: {} schedules, {} states ({:.0} states/s), {} pruned, deepest {} steps, {:.1} s",
                 p.schedules,
                 p.states,
                 p.states as f64 / secs,
+                p.pruned,
                 p.max_depth,
                 secs
             );
@@ -114,7 +120,14 @@ pub(super) fn cmd_explore(args: &ExploreArgs) -> ExitCode {
         None if summary.complete => format!("exhaustive under preemption bound {}", config.bound),
         None => format!("stopped early, preemption bound {}", config.bound),
     };
-    eprintln!("explore: {} schedules, {} states in {:.2} s ({mode})", p.schedules, p.states, p.elapsed.as_secs_f64());
+    eprintln!(
+        "explore: {} schedules, {} states, {} pruned (state cache{}) in {:.2} s ({mode})",
+        p.schedules,
+        p.states,
+        p.pruned,
+        if config.reduction { "" } else { " off" },
+        p.elapsed.as_secs_f64()
+    );
     match summary.finding {
         Some(f) => {
             if let explore::Violation::Invariant(_) = f.violation {

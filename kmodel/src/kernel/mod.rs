@@ -13,6 +13,7 @@
 
 mod errno;
 mod file;
+mod fingerprint;
 mod inode;
 mod invariants;
 mod mm;
