@@ -137,9 +137,16 @@ pub(super) fn cmd_explore(args: &ExploreArgs) -> ExitCode {
             print_finding(&sc, &f.violation, &f.trace)
         }
         None => {
+            let pruned = if p.pruned > 0 {
+                format!(", {} states pruned as already explored (state cache)", p.pruned)
+            } else {
+                String::new()
+            };
             outln!(
-                "no violation: {} schedules ({mode}): no hazard, no failed expect, no deadlock, invariants hold",
-                p.schedules
+                "no violation: {} schedules, {} states{pruned} ({mode}): no hazard, no failed expect, no deadlock, \
+                 invariants hold",
+                p.schedules,
+                p.states
             );
             ExitCode::SUCCESS
         }
