@@ -674,4 +674,28 @@ mod tests {
         assert_eq!(reader.join().unwrap(), Ok(vec![]));
         k.with(|k| k.teardown_and_check()).unwrap();
     }
+
+    #[test]
+    fn splice_at_end_of_input_into_a_full_pipe_sleeps_on_the_output_and_wakes_when_it_drains() {
+        let k = SharedKernel::new(Kernel::new(KernelConfig::default()));
+        let pid = k.with(|k| k.init_pid());
+        let (ar, aw) = k.with(|k| k.pipe2(pid)).unwrap();
+        let (br, bw) = k.with(|k| k.pipe2(pid)).unwrap();
+        k.fcntl(pid, bw, Fcntl::SetPipeSz(4096)).unwrap();
+        assert_eq!(k.write(pid, bw, b'b', 4096), Ok(4096));
+        k.close(pid, aw).unwrap();
+        // Input at end of file, output full: opipe_prep waits for room
+        // first, as Linux does, on the output's queue.
+        let k2 = k.clone();
+        let splicer = thread::spawn(move || k2.splice(pid, ar, bw, 10, SpliceFlags::default()));
+        thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(k.read(pid, br, 4096).map(|v| v.len()), Ok(4096));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !splicer.is_finished() {
+            assert!(std::time::Instant::now() < deadline, "the splice slept on the wrong queue");
+            thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert_eq!(splicer.join().unwrap(), Ok(0));
+        k.with(|k| k.teardown_and_check()).unwrap();
+    }
 }
