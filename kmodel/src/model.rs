@@ -788,10 +788,108 @@ impl ModelBackend {
 }
 
 impl ModelBackend {
+    /// The mapping id of each of the scenario's buffers that was mapped, by
+    /// name: the `object` of its pages' [`Holder::user`] references.
+    pub fn buffer_ids(&self, scenario: &Scenario) -> Vec<(String, u32)> {
+        (0..scenario.objects.len())
+            .filter_map(|i| match self.handle(crate::scenario::ObjId(i)) {
+                Handle::Buffer(b) if b != UNMAPPED => Some((scenario.objects[i].name.clone(), b.0)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+impl ModelBackend {
+    /// What each of the scenario's pipes holds, slot by slot from the
+    /// tail: `pipe p: 2 slots, 4196 bytes: [4096 bytes of buf page 0:
+    /// 'A'x4096] [100 bytes: 'x'x100]` (a slot names the user page it
+    /// holds; pages the pipe or a file owns are shown by their bytes).
+    pub fn pipe_contents(&self, scenario: &Scenario) -> Vec<String> {
+        let pages = self.kernel.pages();
+        let buffers = self.buffer_ids(scenario);
+        let mut out = Vec::new();
+        for i in 0..scenario.objects.len() {
+            let Handle::Pipe { id, .. } = self.handle(crate::scenario::ObjId(i)) else { continue };
+            let name = &scenario.objects[i].name;
+            let Some(pipe) = self.kernel.pipe(id) else {
+                out.push(format!("pipe {name}: closed"));
+                continue;
+            };
+            let slots = pipe.occupancy();
+            let mut line =
+                format!("pipe {name}: {slots} slot{}, {} bytes", if slots == 1 { "" } else { "s" }, pipe.len_bytes());
+            // Consecutive slots that read alike are shown once, with a count.
+            let mut shown: Vec<(String, usize)> = Vec::new();
+            for b in pipe.buffers() {
+                let mut bytes = Vec::new();
+                pages.read_into(b.page, b.offset as usize, b.len as usize, &mut bytes);
+                let mut runs = String::new();
+                crate::scenario::write_runs(&mut runs, &bytes);
+                let user = pages.holders(b.page).iter().find(|h| h.kind == HolderKind::User).and_then(|h| {
+                    buffers.iter().find(|(_, id)| *id == h.object).map(|(n, _)| format!(" of {n} page {}", h.index))
+                });
+                let of = if b.page == pages.zero_page() {
+                    " of the zero page".to_string()
+                } else {
+                    user.unwrap_or_default()
+                };
+                let slot = format!("[{} bytes{of}: {runs}]", b.len);
+                match shown.last_mut() {
+                    Some((last, n)) if *last == slot => *n += 1,
+                    _ => shown.push((slot, 1)),
+                }
+            }
+            for (slot, n) in shown {
+                let _ = if n > 1 { write!(line, " {slot} x{n}") } else { write!(line, " {slot}") };
+            }
+            out.push(line);
+        }
+        out
+    }
+}
+
+impl ModelBackend {
     /// Bytes a write at `line` has put in its pipe (or a `recv` has taken
     /// from its socket) so far while it waits to go on (0 when none is
     /// waiting).
     pub fn partial_progress(&self, line: usize) -> usize {
         self.partial.get(&line).copied().unwrap_or(0) + self.partial_recv.get(&line).map_or(0, Vec::len)
+    }
+}
+
+/// What a page reference is, in the scenario's names: for the renderers
+/// (`render/`), which draw one row per kind of holder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HolderLabel {
+    /// The scenario object (`buf`, `p`, `f`, `t.tx`), or `#N` if none.
+    pub object: String,
+    /// A page index (user mapping, page cache), else `None`.
+    pub page: Option<u32>,
+    /// The whole description, as `refs` prints it.
+    pub text: String,
+}
+
+impl ModelBackend {
+    /// Name `h` as the scenario names its objects (socket states are read
+    /// from the network now, so call it while the reference is held).
+    pub fn holder_label(&self, scenario: &Scenario, h: Holder) -> HolderLabel {
+        let find = |pred: &dyn Fn(&Handle) -> bool| {
+            self.handles
+                .iter()
+                .position(|x| x.as_ref().is_some_and(pred))
+                .map(|i| scenario.objects[i].name.clone())
+                .unwrap_or_else(|| format!("#{}", h.object))
+        };
+        let (object, page) = match h.kind {
+            HolderKind::User => (find(&|x| matches!(x, Handle::Buffer(b) if b.0 == h.object)), Some(h.index)),
+            HolderKind::Pipe => (find(&|x| matches!(x, Handle::Pipe { id, .. } if id.0 == h.object)), None),
+            HolderKind::PageCache => {
+                (find(&|x| matches!(x, Handle::File { ino, .. } if ino.0 == h.object)), Some(h.index))
+            }
+            HolderKind::Socket => (self.sock_name(scenario, SockId::from_object(h.object).0), None),
+            HolderKind::Kernel => ("kernel".into(), None),
+        };
+        HolderLabel { object, page, text: self.holder_name(scenario, h) }
     }
 }

@@ -103,6 +103,10 @@ pub struct SharedKernel {
     /// The network's wait queue, paired with the kernel lock: a socket call
     /// that must wait sleeps here until a call on any socket changes it.
     net: Condvar,
+    /// Bytes the pipe calls on the fine path copied (read, write), not yet
+    /// added to `Kernel::copied_bytes` (the coarse path adds them, under
+    /// the kernel lock). A statistic: std's atomic, outside loom's model.
+    copied: std::sync::atomic::AtomicU64,
     /// The broken twin of the loom models: two pipes locked in argument
     /// order instead of id order.
     #[cfg(loom)]
@@ -124,6 +128,7 @@ impl SharedKernel {
             inner: Mutex::new(inner),
             pages: Mutex::new(pages),
             net: Condvar::new(),
+            copied: std::sync::atomic::AtomicU64::new(0),
             #[cfg(loom)]
             argument_order: false,
         }
@@ -172,6 +177,10 @@ impl SharedKernel {
         }
     }
 
+    fn count_copied(&self, n: usize) {
+        self.copied.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Lock two pipes: in id order (`pipe_double_lock`), whatever the
     /// argument order; answers the guards in argument order.
     fn lock_two<'a>(&self, a: (PipeId, &'a KPipe), b: (PipeId, &'a KPipe)) -> (Ring<'a>, Ring<'a>) {
@@ -211,6 +220,7 @@ impl SharedKernel {
             }
             let mut pages = self.pages.lock();
             let k = &mut inner.kernel;
+            k.copied += self.copied.swap(0, std::sync::atomic::Ordering::Relaxed);
             std::mem::swap(&mut k.pages, &mut *pages);
             for ((id, _), ring) in held.iter().zip(rings.iter_mut()) {
                 k.pipes.insert(*id, ring.take().expect("a registered pipe is live"));
@@ -298,6 +308,9 @@ impl SharedKernel {
             let Some(pipe) = ring.as_mut() else { return Err(Errno::EBADF) };
             let mut out = Vec::new();
             let r = pipe_read(pipe, &mut self.pages.lock(), len, file.nonblock, &mut out);
+            if let Ok(n) = r {
+                self.count_copied(n);
+            }
             match r {
                 Err(e) if e == BLOCKED => drop(p.rd_wait.wait(ring)),
                 r => {
@@ -353,6 +366,9 @@ impl SharedKernel {
             let mut ring = p.ring.lock();
             let Some(pipe) = ring.as_mut() else { return if done > 0 { Ok(done) } else { Err(Errno::EBADF) } };
             let r = pipe_write(pipe, &mut self.pages.lock(), src, file.nonblock);
+            self.count_copied(match r {
+                Ok(n) | Err((_, n)) => n,
+            });
             match r {
                 Err((e, n)) if e == BLOCKED => {
                     done += n;
