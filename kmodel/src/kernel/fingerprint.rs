@@ -2,7 +2,8 @@
 //! cache.
 //!
 //! Two states that differ only in what no future step can observe hash
-//! equal: the page event log and stamps are left out, and page frames are
+//! equal: the page event log, stamps and the copied-bytes statistic are
+//! left out, and page frames are
 //! named by their order of first appearance (in a fixed walk over pipes,
 //! processes, files and the VFS), not by their slot in the arena, so two
 //! schedules that allocated the same pages in another order meet again.

@@ -19,7 +19,7 @@
 //! order, as `pipe_double_lock` does), then the arena, and run the same pipe
 //! functions as the single-threaded kernel (`kernel/pipe_ops.rs`). So calls
 //! on different pipes run concurrently. Everything else (vmsplice, which
-//! reads the caller's page tables; splice and sendfile with a file or a
+//! reads the caller's page tables; splice and tee with a file or a
 //! socket; close, fcntl, sockets; [`SharedKernel::with`]) takes the coarse
 //! path: the pipe locks of the pipes its descriptors name, in id order, then
 //! the kernel lock, then the arena lock; it moves those pipes and the arena
