@@ -154,7 +154,7 @@ pub(super) fn variants(scenario: &Scenario) {
 /// A threaded story: explore its schedules and show the shortest
 /// violation with its timeline, or say that there is none.
 fn tell_threaded(scenario: &crate::scenario::Scenario, kernel: KernelConfig) -> ExitCode {
-    let config = ExploreConfig { bound: 2, random: None, max_schedules: Some(200_000), kernel };
+    let config = ExploreConfig { bound: 2, random: None, max_schedules: Some(200_000), kernel, reduction: true };
     outln!("Its threads, under every schedule with at most 2 preemptions (kmodel explore):");
     outln!();
     match explore::explore(scenario, &config, &mut |_| {}) {
@@ -166,9 +166,13 @@ fn tell_threaded(scenario: &crate::scenario::Scenario, kernel: KernelConfig) -> 
                 code
             }
             None => {
+                let p = summary.progress;
                 outln!(
-                    "no violation in {} schedules: no hazard, no failed expect, no deadlock, invariants hold",
-                    summary.progress.schedules
+                    "no violation in {} schedules ({} states, {} pruned as already explored): no hazard, no failed \
+                     expect, no deadlock, invariants hold",
+                    p.schedules,
+                    p.states,
+                    p.pruned
                 );
                 outln!();
                 outln!("Explore it: kmodel explore {}", scenario.path);
