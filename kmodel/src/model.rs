@@ -102,6 +102,19 @@ impl ModelBackend {
         self
     }
 
+    /// A canonical fingerprint of the whole machine as future steps see it
+    /// (the kernel's, see `Kernel::fingerprint`, and the backend's own
+    /// handles and partial progress), or `None` when it cannot be made.
+    pub fn fingerprint(&self) -> Option<u64> {
+        let mut partial: Vec<_> = self.partial.iter().collect();
+        partial.sort_unstable();
+        let mut recv: Vec<_> = self.partial_recv.iter().collect();
+        recv.sort_unstable();
+        let mut procs: Vec<_> = self.processes.iter().collect();
+        procs.sort_unstable();
+        self.kernel.fingerprint(&(partial, recv, &self.handles, self.pid, procs))
+    }
+
     /// The kernel, to register security modules or change tunables.
     pub fn kernel_mut(&mut self) -> &mut Kernel {
         &mut self.kernel
@@ -731,7 +744,7 @@ fn unit(r: Result<usize, Errno>) -> Outcome {
     }
 }
 
-/// Pages of one buffer that share a state: a lane of the timeline.
+/// Pages of one buffer that share a state (the quiz's answers).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lane {
     /// The buffer's name.
