@@ -15,6 +15,7 @@
 //! 2006 argument between AppArmor and SELinux can be run and measured.
 
 pub mod cli;
+pub mod container;
 pub mod explore;
 pub mod kernel;
 pub mod linux;

@@ -150,6 +150,15 @@ impl Kernel {
             _ => {}
         }
         let id = file.pipe().ok_or(Errno::EBADF)?;
+        if let Fcntl::SetPipeSz(n) = cmd {
+            // pipe_set_size: growth over pipe-user-pages-hard is EPERM.
+            let slots = (pipe_buffer::round_pipe_size(n as u32) / page_refs::PAGE_SIZE as u32) as u64;
+            let now = self.pipes.get(&id).map_or(0, |p| u64::from(p.ring_size()));
+            if slots > now && self.ub_over(pid, crate::container::Resource::Pipes, slots - now) {
+                self.ub_fail(pid, crate::container::Resource::Pipes);
+                return Err(Errno::EPERM);
+            }
+        }
         let limits = self.config.pipe_limits;
         let pipe = self.pipes.get_mut(&id).expect("open pipe end without pipe");
         match cmd {

@@ -1,0 +1,114 @@
+//! Several hosts, each a whole [`Kernel`], joined by one simulated
+//! network.
+//!
+//! Every host has an uplink ([`tcp_sim::LinkParams`]: delay, bandwidth) to
+//! one switch; the path between two hosts goes up one uplink and down the
+//! other: its round trip is the sum of the two halves' round trips' halves
+//! and its bandwidth the slower one. Migration traffic takes that path.
+//!
+//! Each host keeps its own [`tcp_sim::Network`] for the connections inside
+//! it (so a single-host run is exactly what it was before hosts existed);
+//! a TCP connection between two hosts is not modelled yet.
+
+use tcp_sim::{Duration, LinkParams};
+
+use super::migrate::{self, Dirtier, MigrateError, MigrationConfig, Migrated};
+use super::ve::VeId;
+use crate::kernel::Kernel;
+
+/// A host of a [`World`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HostId(pub usize);
+
+/// One machine of the world.
+#[derive(Clone, Debug)]
+pub struct Host {
+    /// Its name (`host NAME`).
+    pub name: String,
+    /// The machine.
+    pub kernel: Kernel,
+    /// Its link to the switch.
+    pub uplink: LinkParams,
+}
+
+/// The hosts and the network between them.
+#[derive(Clone, Debug, Default)]
+pub struct World {
+    hosts: Vec<Host>,
+}
+
+impl World {
+    /// No hosts yet.
+    pub fn new() -> Self {
+        World::default()
+    }
+
+    /// Add host `name` running `kernel`, joined by `uplink`.
+    pub fn add_host(&mut self, name: &str, kernel: Kernel, uplink: LinkParams) -> HostId {
+        self.hosts.push(Host { name: name.to_owned(), kernel, uplink });
+        HostId(self.hosts.len() - 1)
+    }
+
+    /// The host called `name`.
+    pub fn host_by_name(&self, name: &str) -> Option<HostId> {
+        self.hosts.iter().position(|h| h.name == name).map(HostId)
+    }
+
+    /// Host `id`.
+    pub fn host(&self, id: HostId) -> &Host {
+        &self.hosts[id.0]
+    }
+
+    /// Host `id`, mutably.
+    pub fn host_mut(&mut self, id: HostId) -> &mut Host {
+        &mut self.hosts[id.0]
+    }
+
+    /// Every host.
+    pub fn hosts(&self) -> &[Host] {
+        &self.hosts
+    }
+
+    /// The path from `a` to `b` (see the module's description).
+    pub fn path(&self, a: HostId, b: HostId) -> LinkParams {
+        path(self.hosts[a.0].uplink, self.hosts[b.0].uplink)
+    }
+
+    /// Migrate container `ve` from host `from` to host `to` (see
+    /// [`migrate::migrate`]).
+    ///
+    /// # Errors
+    /// What [`migrate::migrate`] answers; `from == to` is
+    /// [`MigrateError::Incompatible`].
+    pub fn migrate(
+        &mut self,
+        from: HostId,
+        ve: VeId,
+        to: HostId,
+        config: MigrationConfig,
+        load: &mut Dirtier,
+    ) -> Result<Migrated, MigrateError> {
+        if from == to {
+            return Err(MigrateError::Incompatible(vec!["source and target are the same host".into()]));
+        }
+        let p = self.path(from, to);
+        let (a, b) = if from.0 < to.0 {
+            let (x, y) = self.hosts.split_at_mut(to.0);
+            (&mut x[from.0], &mut y[0])
+        } else {
+            let (x, y) = self.hosts.split_at_mut(from.0);
+            (&mut y[0], &mut x[to.0])
+        };
+        migrate::migrate(&mut a.kernel, ve, &mut b.kernel, p, config, load)
+    }
+}
+
+/// The path through two uplinks: half of each round trip, the slower
+/// bandwidth (0 means unlimited).
+pub fn path(a: LinkParams, b: LinkParams) -> LinkParams {
+    let bandwidth = match (a.bandwidth, b.bandwidth) {
+        (0, x) | (x, 0) => x,
+        (x, y) => x.min(y),
+    };
+    LinkParams { rtt: Duration(a.rtt.0 / 2 + b.rtt.0 / 2), bandwidth, ..a }
+}
