@@ -65,6 +65,45 @@ pub struct ModelBackend {
     processes: HashMap<String, Pid>,
     /// Check the page invariants after every step.
     check_each_step: bool,
+    /// Containers and hosts (`container`, `host`, `in`, `migrate`).
+    place: Place,
+}
+
+/// Where the scenario's containers run, and the hosts besides the one
+/// running now: `ModelBackend::kernel` is always the machine of the
+/// current step's context (the scenario's own machine, `local`, outside
+/// every `in` block).
+#[derive(Clone, Debug, Default)]
+struct Place {
+    /// Host 0 is `local`; a host's kernel is `None` while it is the
+    /// backend's `kernel`.
+    hosts: Vec<HostSlot>,
+    /// The host whose kernel is `ModelBackend::kernel`.
+    current: usize,
+    /// The containers by name.
+    containers: HashMap<String, Ct>,
+    /// The container the current step runs in.
+    within: Option<String>,
+    /// The process outside containers that ran last.
+    outside_pid: Option<Pid>,
+    /// The container each object was declared in (by object index).
+    owner: HashMap<usize, String>,
+}
+
+#[derive(Clone, Debug)]
+struct HostSlot {
+    name: String,
+    uplink: tcp_sim::LinkParams,
+    kernel: Option<Kernel>,
+}
+
+/// A container of the scenario.
+#[derive(Clone, Debug)]
+struct Ct {
+    host: usize,
+    ve: crate::container::VeId,
+    /// The process inside that ran last (its init at first).
+    pid: Pid,
 }
 
 impl ModelBackend {
@@ -85,6 +124,7 @@ impl ModelBackend {
             pid,
             handles: Vec::new(),
             check_each_step: true,
+            place: Place::default(),
         }
     }
 
@@ -389,8 +429,8 @@ impl ModelBackend {
             Op::Chroot { path } => unit(self.kernel.chroot(pid, path)),
             Op::Setuid { uid, gid } => unit(self.kernel.setuid(pid, *uid, *gid)),
             Op::Exec { path } => unit(self.kernel.exec(pid, path)),
-            Op::Process { name } => match self.processes.get(name) {
-                Some(&p) => {
+            Op::Process { name } => match self.process_by_name(name) {
+                Some(p) => {
                     self.pid = p;
                     Outcome::Ok
                 }
@@ -398,7 +438,8 @@ impl ModelBackend {
                     Ok(child) => {
                         // The scenario names the new process's program.
                         let _ = self.kernel.set_comm(child, name);
-                        self.processes.insert(name.clone(), child);
+                        let key = self.process_key(name);
+                        self.processes.insert(key, child);
                         self.pid = child;
                         Outcome::Ok
                     }
@@ -419,6 +460,42 @@ impl ModelBackend {
                 let _ = write!(s, " | uid {}", self.kernel.process(pid).map_or(0, |p| p.cred.uid));
                 Outcome::Text(s)
             }
+            Op::Container { name, limits } => match self.kernel.create_container(name, limits) {
+                Ok((ve, init)) => {
+                    let host = self.place.current;
+                    self.place.containers.insert(name.clone(), Ct { host, ve, pid: init });
+                    Outcome::Ok
+                }
+                Err(e) => Outcome::Err(e),
+            },
+            Op::Beancounters { name } => match self.container_kernel(name) {
+                Some((k, ve)) => match k.beancounters(ve) {
+                    Some(b) => Outcome::Text(b.to_string()),
+                    None => Outcome::Err(Errno::ESRCH),
+                },
+                None => Outcome::Err(Errno::ESRCH),
+            },
+            Op::Ps { name } => match self.container_kernel(name) {
+                Some((k, ve)) => {
+                    let c = k.container(ve).expect("container exists");
+                    let list: Vec<String> = c
+                        .pids()
+                        .map(|(v, p)| {
+                            let comm = k.process(p).map_or("?", |x| x.comm.as_str());
+                            format!("{v} {comm} (pid {} outside)", p.0)
+                        })
+                        .collect();
+                    Outcome::Text(list.join("; "))
+                }
+                None => Outcome::Err(Errno::ESRCH),
+            },
+            Op::Host { name, link } => {
+                self.place.ensure_local();
+                let kernel = Kernel::new(*self.kernel.config());
+                self.place.hosts.push(HostSlot { name: name.clone(), uplink: *link, kernel: Some(kernel) });
+                Outcome::Ok
+            }
+            Op::Migrate { name, host, strategy, dirty } => self.migrate(name, host, *strategy, *dirty),
             Op::Hooks { era } => {
                 self.kernel.lsm_mut().set_era(match era {
                     HookEra::Y2006 => Era::Y2006,
@@ -665,6 +742,12 @@ impl Backend for ModelBackend {
     }
 
     fn step(&mut self, scenario: &Scenario, step: &Step) -> Result<StepResult, BackendError> {
+        self.enter(step.within.as_deref());
+        if let Op::Declare(id) | Op::Open { name: id, .. } = step.op {
+            if let Some(c) = &step.within {
+                self.place.owner.insert(id.0, c.clone());
+            }
+        }
         self.kernel.set_stamp(Stamp { step: step.line as u32, time_ns: 0 });
         let alone = self.each_module_alone(scenario, step);
         self.kernel.lsm_mut().begin_op();
@@ -703,7 +786,13 @@ impl Backend for ModelBackend {
     }
 
     fn finish(&mut self) -> Result<(), BackendError> {
-        self.kernel.teardown_and_check().map_err(|e| BackendError(format!("at teardown: {e}")))
+        self.kernel.teardown_and_check().map_err(|e| BackendError(format!("at teardown: {e}")))?;
+        for h in &mut self.place.hosts {
+            if let Some(k) = &mut h.kernel {
+                k.teardown_and_check().map_err(|e| BackendError(format!("at teardown of host {}: {e}", h.name)))?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -780,5 +869,146 @@ impl ModelBackend {
     /// waiting).
     pub fn partial_progress(&self, line: usize) -> usize {
         self.partial.get(&line).copied().unwrap_or(0) + self.partial_recv.get(&line).map_or(0, Vec::len)
+    }
+}
+
+impl Place {
+    /// Host 0, `local`, exists once any host is declared.
+    fn ensure_local(&mut self) {
+        if self.hosts.is_empty() {
+            // The scenario's machine: the path to a host is that host's link.
+            let uplink = tcp_sim::LinkParams { rtt: Duration(0), bandwidth: 0, ..tcp_sim::LinkParams::default() };
+            self.hosts.push(HostSlot { name: "local".into(), uplink, kernel: None });
+        }
+    }
+
+    fn host_index(&self, name: &str) -> Option<usize> {
+        if name == "local" {
+            return Some(0);
+        }
+        self.hosts.iter().position(|h| h.name == name)
+    }
+}
+
+impl ModelBackend {
+    /// Make the backend's kernel and current process those of `within`
+    /// (a container, or the scenario's machine outside every container).
+    fn enter(&mut self, within: Option<&str>) {
+        if self.place.within.as_deref() == within {
+            return;
+        }
+        match self.place.within.take() {
+            None => self.place.outside_pid = Some(self.pid),
+            Some(c) => {
+                if let Some(ct) = self.place.containers.get_mut(&c) {
+                    ct.pid = self.pid;
+                }
+            }
+        }
+        let (host, pid) = match within {
+            None => (0, self.place.outside_pid.unwrap_or(self.pid)),
+            Some(c) => match self.place.containers.get(c) {
+                Some(ct) => (ct.host, ct.pid),
+                // Its creation failed: every call answers ESRCH.
+                None => (self.place.current, Pid(u32::MAX)),
+            },
+        };
+        self.switch_host(host);
+        self.pid = pid;
+        self.place.within = within.map(str::to_owned);
+    }
+
+    /// `process NAME`'s key: inside a container, its processes have their
+    /// own names (`init` is the container's first process).
+    fn process_key(&self, name: &str) -> String {
+        match &self.place.within {
+            Some(c) => format!("{c}/{name}"),
+            None => name.to_owned(),
+        }
+    }
+
+    fn process_by_name(&self, name: &str) -> Option<Pid> {
+        if let (Some(c), "init") = (&self.place.within, name) {
+            let ct = self.place.containers.get(c)?;
+            let k = if ct.host == self.place.current { &self.kernel } else { self.place.hosts[ct.host].kernel.as_ref()? };
+            return k.container(ct.ve)?.find_vpid(1);
+        }
+        self.processes.get(&self.process_key(name)).copied()
+    }
+
+    /// Make host `i`'s kernel the backend's.
+    fn switch_host(&mut self, i: usize) {
+        if i == self.place.current {
+            return;
+        }
+        let k = self.place.hosts[i].kernel.take().expect("a host that is not current keeps its kernel");
+        let old = std::mem::replace(&mut self.kernel, k);
+        self.place.hosts[self.place.current].kernel = Some(old);
+        self.place.current = i;
+    }
+
+    /// The kernel container `name` runs on, and its id there.
+    fn container_kernel(&mut self, name: &str) -> Option<(&mut Kernel, crate::container::VeId)> {
+        let ct = self.place.containers.get(name)?.clone();
+        let k = if ct.host == self.place.current {
+            &mut self.kernel
+        } else {
+            self.place.hosts[ct.host].kernel.as_mut()?
+        };
+        Some((k, ct.ve))
+    }
+
+    /// `migrate NAME to HOST STRATEGY dirty=N`: the report, or why not.
+    fn migrate(&mut self, name: &str, host: &str, strategy: crate::container::Strategy, dirty: u64) -> Outcome {
+        use crate::container::migrate::{Dirtier, MigrationConfig, migrate};
+        self.place.ensure_local();
+        let (Some(ct), Some(to)) = (self.place.containers.get(name).cloned(), self.place.host_index(host)) else {
+            return Outcome::Err(Errno::ESRCH);
+        };
+        if ct.host == to {
+            return Outcome::Text(format!("refused: {name} already runs on {host}"));
+        }
+        let path = crate::container::world::path(self.place.hosts[ct.host].uplink, self.place.hosts[to].uplink);
+        let cur = self.place.current;
+        let Place { hosts, .. } = &mut self.place;
+        let (src, dst): (&mut Kernel, &mut Kernel) = if ct.host == cur {
+            (&mut self.kernel, hosts[to].kernel.as_mut().expect("parked host"))
+        } else if to == cur {
+            (hosts[ct.host].kernel.as_mut().expect("parked host"), &mut self.kernel)
+        } else {
+            let (lo, hi) = (ct.host.min(to), ct.host.max(to));
+            let (a, b) = hosts.split_at_mut(hi);
+            let (x, y) = (a[lo].kernel.as_mut().expect("parked host"), b[0].kernel.as_mut().expect("parked host"));
+            if ct.host < to { (x, y) } else { (y, x) }
+        };
+        let result = migrate(src, ct.ve, dst, path, MigrationConfig::new(strategy), &mut Dirtier::new(dirty));
+        let checked = src.check_invariants().and_then(|()| dst.check_invariants());
+        if let Err(e) = checked {
+            return Outcome::Failed(format!("after migrating: {e}"));
+        }
+        match result {
+            Ok(m) => {
+                let pid = m.pids.get(&ct.pid).copied().unwrap_or(Pid(u32::MAX));
+                self.place.containers.insert(name.to_owned(), Ct { host: to, ve: m.ve, pid });
+                for (i, h) in self.handles.iter_mut().enumerate() {
+                    if self.place.owner.get(&i).map(String::as_str) != Some(name) {
+                        continue;
+                    }
+                    if let Some(Handle::Buffer(b)) = h {
+                        if let Some(nb) = m.maps.get(b) {
+                            *b = *nb;
+                        }
+                    }
+                }
+                let prefix = format!("{name}/");
+                for (key, p) in self.processes.iter_mut() {
+                    if let (true, Some(np)) = (key.starts_with(&prefix), m.pids.get(p)) {
+                        *p = *np;
+                    }
+                }
+                Outcome::Text(m.report.to_string())
+            }
+            Err(e) => Outcome::Text(format!("refused: {e}")),
+        }
     }
 }
