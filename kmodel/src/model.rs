@@ -259,7 +259,15 @@ impl ModelBackend {
                             _ => unreachable!("tcp_pair installs sockets"),
                         };
                         let socks = (sock(tx), sock(rx));
-                        (Handle::Tcp { tx: Some(tx), rx: Some(rx), socks }, Outcome::Ok)
+                        // Declared inside a container: the accepted end
+                        // belongs to the host outside (a client of the
+                        // container's server), as if passed over a unix
+                        // socket (SCM_RIGHTS) and closed inside.
+                        let rx = match (self.place.within.is_some(), self.place.outside_pid) {
+                            (true, Some(outside)) => self.kernel.pass_fd(pid, rx, outside).ok(),
+                            _ => Some(rx),
+                        };
+                        (Handle::Tcp { tx: Some(tx), rx, socks }, Outcome::Ok)
                     }
                     Err(e) => (Handle::Failed, Outcome::Err(e)),
                 }
@@ -381,7 +389,7 @@ impl ModelBackend {
                 }
             },
             Op::Advance { ns } => {
-                self.kernel.advance_time(Duration(*ns));
+                self.world_advance(Duration(*ns));
                 Outcome::Ok
             }
             Op::Send { fd, range, zerocopy, more, nonblock } => {
@@ -751,10 +759,18 @@ impl Backend for ModelBackend {
         self.kernel.set_stamp(Stamp { step: step.line as u32, time_ns: 0 });
         let alone = self.each_module_alone(scenario, step);
         self.kernel.lsm_mut().begin_op();
-        let outcome = match self.exec(scenario, step.line, &step.op) {
+        let mut outcome = match self.exec(scenario, step.line, &step.op) {
             Ok(o) => o,
             Err(e) => Outcome::Err(e),
         };
+        // A call waiting for an event of another host's endpoint: run it
+        // there, and try again.
+        while outcome == Outcome::Err(BLOCKED) && self.world_step() {
+            outcome = match self.exec(scenario, step.line, &step.op) {
+                Ok(o) => o,
+                Err(e) => Outcome::Err(e),
+            };
+        }
         let summary = match alone {
             Some(mut parts) if self.kernel.lsm().op_summary().is_some() => {
                 let (r, w) = self.kernel.lsm().op_cost();
@@ -786,13 +802,15 @@ impl Backend for ModelBackend {
     }
 
     fn finish(&mut self) -> Result<(), BackendError> {
-        self.kernel.teardown_and_check().map_err(|e| BackendError(format!("at teardown: {e}")))?;
-        for h in &mut self.place.hosts {
-            if let Some(k) = &mut h.kernel {
-                k.teardown_and_check().map_err(|e| BackendError(format!("at teardown of host {}: {e}", h.name)))?;
-            }
+        // The other hosts first, each with the shared network in hand;
+        // the scenario's own machine last.
+        for i in (1..self.place.hosts.len()).rev() {
+            self.switch_host(i);
+            let name = self.place.hosts[i].name.clone();
+            self.kernel.teardown_and_check().map_err(|e| BackendError(format!("at teardown of host {name}: {e}")))?;
         }
-        Ok(())
+        self.switch_host(0);
+        self.kernel.teardown_and_check().map_err(|e| BackendError(format!("at teardown: {e}")))
     }
 }
 
@@ -941,7 +959,10 @@ impl ModelBackend {
         if i == self.place.current {
             return;
         }
-        let k = self.place.hosts[i].kernel.take().expect("a host that is not current keeps its kernel");
+        let mut k = self.place.hosts[i].kernel.take().expect("a host that is not current keeps its kernel");
+        // The network is shared: it goes with whichever host runs now.
+        std::mem::swap(&mut k.net, &mut self.kernel.net);
+        k.net.set_local_host(i as u32);
         let old = std::mem::replace(&mut self.kernel, k);
         self.place.hosts[self.place.current].kernel = Some(old);
         self.place.current = i;
@@ -969,25 +990,19 @@ impl ModelBackend {
             return Outcome::Text(format!("refused: {name} already runs on {host}"));
         }
         let path = crate::container::world::path(self.place.hosts[ct.host].uplink, self.place.hosts[to].uplink);
-        let cur = self.place.current;
-        let Place { hosts, .. } = &mut self.place;
-        let (src, dst): (&mut Kernel, &mut Kernel) = if ct.host == cur {
-            (&mut self.kernel, hosts[to].kernel.as_mut().expect("parked host"))
-        } else if to == cur {
-            (hosts[ct.host].kernel.as_mut().expect("parked host"), &mut self.kernel)
-        } else {
-            let (lo, hi) = (ct.host.min(to), ct.host.max(to));
-            let (a, b) = hosts.split_at_mut(hi);
-            let (x, y) = (a[lo].kernel.as_mut().expect("parked host"), b[0].kernel.as_mut().expect("parked host"));
-            if ct.host < to { (x, y) } else { (y, x) }
-        };
+        // The source runs now: it holds the shared network.
+        let home = self.place.current;
+        self.switch_host(ct.host);
+        let (src, dst) = self.two_kernels(ct.host, to);
         let result = migrate(src, ct.ve, dst, path, MigrationConfig::new(strategy), &mut Dirtier::new(dirty));
-        let checked = src.check_invariants().and_then(|()| dst.check_invariants());
-        if let Err(e) = checked {
-            return Outcome::Failed(format!("after migrating: {e}"));
-        }
+        self.switch_host(home);
         match result {
             Ok(m) => {
+                let dropped = self.kernel.network().stats().dropped_frozen;
+                if let Err(e) = self.move_endpoints(ct.host, to, &m) {
+                    return Outcome::Failed(format!("after migrating: {e}"));
+                }
+                let dropped = self.kernel.network().stats().dropped_frozen - dropped;
                 let pid = m.pids.get(&ct.pid).copied().unwrap_or(Pid(u32::MAX));
                 self.place.containers.insert(name.to_owned(), Ct { host: to, ve: m.ve, pid });
                 for (i, h) in self.handles.iter_mut().enumerate() {
@@ -1006,9 +1021,130 @@ impl ModelBackend {
                         *p = *np;
                     }
                 }
-                Outcome::Text(m.report.to_string())
+                let mut text = m.report.to_string();
+                if !m.sockets.is_empty() {
+                    let n = m.sockets.len();
+                    let _ = write!(
+                        text,
+                        "; {n} TCP endpoint{} moved, {dropped} packet{} dropped while frozen",
+                        if n == 1 { "" } else { "s" },
+                        if dropped == 1 { "" } else { "s" }
+                    );
+                }
+                Outcome::Text(text)
             }
             Err(e) => Outcome::Text(format!("refused: {e}")),
         }
+    }
+
+    /// The network side of a migration from host `from` to host `to`: the
+    /// endpoints run on the source until the freeze, are frozen for the
+    /// downtime (the peer's packets are dropped), move into the target's
+    /// memory, thaw there (the retransmission timer re-armed), and the
+    /// rest of the migration's time passes. Invariants of every host are
+    /// checked after.
+    fn move_endpoints(&mut self, from: usize, to: usize, m: &crate::container::migrate::Migrated) -> Result<(), String> {
+        let r = &m.report;
+        self.world_advance(r.frozen_at);
+        for &s in &m.sockets {
+            self.kernel.net.freeze(s);
+        }
+        self.world_advance(r.downtime);
+        let mut map = std::collections::HashMap::new();
+        let mut net = std::mem::take(&mut self.kernel.net);
+        let cur = self.place.current;
+        let moved = {
+            let (src, dst) = self.two_kernels(from, to);
+            let mut result = Ok(());
+            for &s in &m.sockets {
+                if let Err(e) = net.rehome(s, &mut src.pages, &mut dst.pages, to as u32, &mut map) {
+                    result = Err(e);
+                }
+            }
+            for &s in &m.sockets {
+                net.set_local_host(to as u32);
+                net.thaw(&mut dst.pages, s);
+            }
+            result
+        };
+        net.set_local_host(cur as u32);
+        self.kernel.net = net;
+        moved?;
+        let rest = Duration(r.total.0.saturating_sub(r.frozen_at.0 + r.downtime.0));
+        self.world_advance(rest);
+        self.check_every_host().map_err(|e| e.0)
+    }
+
+    /// Check every host's invariants, each with the shared network in
+    /// hand (its endpoints' pages are in its memory).
+    fn check_every_host(&mut self) -> Result<(), BackendError> {
+        let home = self.place.current;
+        for i in 0..self.place.hosts.len() {
+            self.switch_host(i);
+            let r = self.kernel.check_invariants();
+            if let Err(e) = r {
+                let name = self.place.hosts[i].name.clone();
+                self.switch_host(home);
+                return Err(BackendError(format!("host {name}: {e}")));
+            }
+        }
+        self.switch_host(home);
+        Ok(())
+    }
+
+    /// Hosts `a` and `b`'s kernels, mutably (`a != b`).
+    fn two_kernels(&mut self, a: usize, b: usize) -> (&mut Kernel, &mut Kernel) {
+        let cur = self.place.current;
+        let hosts = &mut self.place.hosts;
+        if a == cur {
+            (&mut self.kernel, hosts[b].kernel.as_mut().expect("parked host"))
+        } else if b == cur {
+            (hosts[a].kernel.as_mut().expect("parked host"), &mut self.kernel)
+        } else {
+            let (lo, hi) = (a.min(b), a.max(b));
+            let (x, y) = hosts.split_at_mut(hi);
+            let (p, q) = (x[lo].kernel.as_mut().expect("parked host"), y[0].kernel.as_mut().expect("parked host"));
+            if a < b { (p, q) } else { (q, p) }
+        }
+    }
+
+    /// Let `d` of simulated time pass on every host: each event runs on
+    /// the host of its endpoint, in time order.
+    fn world_advance(&mut self, d: Duration) {
+        if self.place.hosts.len() < 2 {
+            self.kernel.advance_time(d);
+            return;
+        }
+        let home = self.place.current;
+        let t = self.kernel.now() + d;
+        while let Some((at, h)) = self.kernel.network().next_event() {
+            if at > t {
+                break;
+            }
+            self.switch_host(h as usize);
+            if !self.kernel.run_network_event() {
+                break;
+            }
+        }
+        self.switch_host(home);
+        let Kernel { net, pages, .. } = &mut self.kernel;
+        net.advance_to(pages, t);
+    }
+
+    /// Run the next network event if it belongs to another host (a call
+    /// here waits for it); `false` if there is none.
+    fn world_step(&mut self) -> bool {
+        if self.place.hosts.len() < 2 {
+            return false;
+        }
+        let home = self.place.current;
+        let Some((_, h)) = self.kernel.network().next_event() else { return false };
+        if h as usize == home {
+            return false;
+        }
+        self.switch_host(h as usize);
+        let ran = self.kernel.run_network_event();
+        self.switch_host(home);
+        ran
     }
 }

@@ -31,9 +31,12 @@
 //! test can check that the memory arrived whole.
 //!
 //! What moves today: processes with their virtual pids, credentials,
-//! names and memory, and the beancounters. A container holding
-//! descriptors (pipes, files, sockets) is refused, naming each one:
-//! moving them needs the checkpoint image's restore.
+//! names and memory, the beancounters, and TCP endpoints on links (at the
+//! same descriptor numbers; the endpoint itself moves on the shared
+//! network: see [`MigrationReport::frozen_at`] and
+//! `tcp_sim::Network::rehome`). A container holding other descriptors
+//! (pipes, files, loopback sockets) is refused, naming each one: moving
+//! them needs the checkpoint image's restore.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -111,6 +114,10 @@ pub struct MigrationReport {
     pub total: Duration,
     /// Why pre-copy stopped iterating.
     pub stop_reason: &'static str,
+    /// When the container was frozen, from the start: its endpoints run on
+    /// the source until then, are frozen for [`downtime`](Self::downtime),
+    /// and run on the target after.
+    pub frozen_at: Duration,
 }
 
 impl fmt::Display for MigrationReport {
@@ -340,7 +347,10 @@ fn unsupported(src: &Kernel, ve: VeId) -> Vec<String> {
         for (fd, f) in p.fds.iter() {
             let what = match f.kind {
                 crate::kernel::FileKind::PipeRead(_) | crate::kernel::FileKind::PipeWrite(_) => "a pipe",
-                crate::kernel::FileKind::Socket(_) => "a TCP socket",
+                crate::kernel::FileKind::Socket(s) => match src.network().mode(s) {
+                    Some(tcp_sim::Mode::Link(_)) => continue,
+                    _ => "a loopback TCP socket",
+                },
                 crate::kernel::FileKind::Regular(_) => "a file",
                 crate::kernel::FileKind::Directory(_) => "a directory",
             };
@@ -427,6 +437,10 @@ pub struct Migrated {
     pub pids: BTreeMap<Pid, Pid>,
     /// Source mapping → target mapping.
     pub maps: BTreeMap<BufferId, BufferId>,
+    /// The TCP endpoints that moved with it (same ids on the shared
+    /// network; still on the source host's memory until the caller
+    /// rehomes them at the freeze).
+    pub sockets: Vec<tcp_sim::SockId>,
 }
 
 /// Migrate container `ve` from `src` to `dst` over `path` with `load`
@@ -469,6 +483,7 @@ pub fn migrate(
         downtime: Duration(0),
         total: Duration(0),
         stop_reason: "",
+        frozen_at: Duration(0),
     };
     let mut elapsed = 0u64;
     // Pre-copy rounds (every one for pre-copy, the first for hybrid).
@@ -513,6 +528,7 @@ pub fn migrate(
         },
     }
     // Freeze. Pre-copy: the last dirty set and the state while frozen.
+    report.frozen_at = Duration(elapsed);
     if config.strategy == Strategy::PreCopy {
         report.dirty_at_freeze = to_send.len() as u64;
         for &at in &to_send {
@@ -538,7 +554,29 @@ pub fn migrate(
         report.pages_sent += missing.len() as u64;
         report.total = Duration(elapsed + push_end);
     }
-    // The container now runs on the target; it goes from the source.
+    // The container now runs on the target, its TCP endpoints at the same
+    // descriptor numbers; it goes from the source (without closing them).
+    let mut sockets = Vec::new();
+    for (&spid, &dpid) in &sk.pids {
+        let socks: Vec<_> = src
+            .process(spid)
+            .map(|p| p.fds.iter().filter(|(_, f)| f.socket().is_some()).map(|(fd, f)| (fd, *f)).collect())
+            .unwrap_or_default();
+        for (fd, f) in socks {
+            if let Ok(p) = src.proc_mut(spid) {
+                p.fds.remove(fd);
+            }
+            if let Ok(p) = dst.proc_mut(dpid) {
+                p.fds.install_at(fd, f);
+            }
+            if let Some(s) = f.socket() {
+                if !sockets.contains(&s) {
+                    sockets.push(s);
+                }
+            }
+        }
+    }
+    dst.ub_refresh(sk.ve);
     src.destroy_container(ve);
     let dl = Layout::of(dst, sk.ve);
     let _ = dl.take_dirty(dst);
@@ -548,7 +586,7 @@ pub fn migrate(
         let post = Duration(report.total.0 - elapsed);
         load.run(dst, sk.ve, post);
     }
-    Ok(Migrated { report, ve: sk.ve, pids: sk.pids, maps: sk.maps })
+    Ok(Migrated { report, ve: sk.ve, pids: sk.pids, maps: sk.maps, sockets })
 }
 
 /// The post-copy phase after the target resumed: the source pushes the

@@ -170,6 +170,27 @@ impl Kernel {
         }
     }
 
+    /// Hand descriptor `fd` of process `from` to process `to` and close it
+    /// in `from` (`sendmsg(SCM_RIGHTS)` then `close`): `to` gets the
+    /// lowest free number for the same open file.
+    ///
+    /// # Errors
+    /// `EBADF`, `ESRCH`, or `EMFILE` over `to`'s container's `files`
+    /// limit (`scm_detach_fds` → `get_unused_fd_flags`).
+    pub fn pass_fd(&mut self, from: Pid, fd: Fd, to: Pid) -> Result<Fd, Errno> {
+        let file = self.file(from, fd)?;
+        self.proc_ref(to)?;
+        self.ub_charge(to, &[(crate::container::Resource::Files, 1)])?;
+        self.proc_mut(from)?.fds.remove(fd);
+        let new = self.proc_mut(to)?.fds.install(file);
+        for pid in [from, to] {
+            if let Some(ve) = self.ve_of(pid) {
+                self.ub_refresh(ve);
+            }
+        }
+        Ok(new)
+    }
+
     /// close(2). Closing a pipe's last reader or writer changes what the
     /// other side sees (EPIPE, end of file); closing both frees the pipe and
     /// drops its page references.
