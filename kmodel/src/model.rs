@@ -503,7 +503,13 @@ impl ModelBackend {
                 self.place.hosts.push(HostSlot { name: name.clone(), uplink: *link, kernel: Some(kernel) });
                 Outcome::Ok
             }
-            Op::Migrate { name, host, strategy, dirty } => self.migrate(name, host, *strategy, *dirty),
+            Op::Migrate { name, host, strategy, dirty, into } => {
+                let into = into.map(|b| match self.handle(b) {
+                    Handle::Buffer(b) => b,
+                    _ => UNMAPPED,
+                });
+                self.migrate(name, host, *strategy, *dirty, into)
+            }
             Op::Hooks { era } => {
                 self.kernel.lsm_mut().set_era(match era {
                     HookEra::Y2006 => Era::Y2006,
@@ -980,7 +986,14 @@ impl ModelBackend {
     }
 
     /// `migrate NAME to HOST STRATEGY dirty=N`: the report, or why not.
-    fn migrate(&mut self, name: &str, host: &str, strategy: crate::container::Strategy, dirty: u64) -> Outcome {
+    fn migrate(
+        &mut self,
+        name: &str,
+        host: &str,
+        strategy: crate::container::Strategy,
+        dirty: u64,
+        into: Option<BufferId>,
+    ) -> Outcome {
         use crate::container::migrate::{Dirtier, MigrationConfig, migrate};
         self.place.ensure_local();
         let (Some(ct), Some(to)) = (self.place.containers.get(name).cloned(), self.place.host_index(host)) else {
@@ -994,7 +1007,20 @@ impl ModelBackend {
         let home = self.place.current;
         self.switch_host(ct.host);
         let (src, dst) = self.two_kernels(ct.host, to);
-        let result = migrate(src, ct.ve, dst, path, MigrationConfig::new(strategy), &mut Dirtier::new(dirty));
+        let mut load = Dirtier::new(dirty);
+        if let Some(b) = into {
+            let owner = src.container(ct.ve).and_then(|c| {
+                c.pids().map(|(_, p)| p).find(|p| src.process(*p).is_some_and(|x| x.mm.contains_key(&b)))
+            });
+            match owner {
+                Some(pid) => load = load.into_buffer(src, ct.ve, pid, b),
+                None => {
+                    self.switch_host(home);
+                    return Outcome::Text(format!("refused: the load's buffer is not {name}'s memory"));
+                }
+            }
+        }
+        let result = migrate(src, ct.ve, dst, path, MigrationConfig::new(strategy), &mut load);
         self.switch_host(home);
         match result {
             Ok(m) => {

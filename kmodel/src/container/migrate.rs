@@ -181,12 +181,29 @@ pub struct Dirtier {
     carry_ns: u128,
     /// The byte written (changes each lap, so a resent page differs).
     byte: u8,
+    /// Only these pages of the order (`start..end`), if given: a working
+    /// set, one mapping say.
+    span: Option<(u64, u64)>,
 }
 
 impl Dirtier {
     /// A load of `pages_per_sec` page writes per second.
     pub fn new(pages_per_sec: u64) -> Self {
-        Dirtier { pages_per_sec, cursor: 0, carry_ns: 0, byte: b'a' }
+        Dirtier { pages_per_sec, cursor: 0, carry_ns: 0, byte: b'a', span: None }
+    }
+
+    /// A load that writes only into mapping `buffer` of process `pid` (of
+    /// `kernel`'s container `ve`): its working set.
+    pub fn into_buffer(mut self, kernel: &Kernel, ve: VeId, pid: Pid, buffer: BufferId) -> Self {
+        let layout = Layout::of(kernel, ve);
+        let mut base = 0;
+        for &(p, b, n) in &layout.maps {
+            if (p, b) == (pid, buffer) {
+                self.span = Some((base, base + n));
+            }
+            base += n;
+        }
+        self
     }
 
     /// How many page writes `d` of running makes.
@@ -198,10 +215,14 @@ impl Dirtier {
 
     /// The next page to write, and the byte.
     fn next(&mut self, pages: u64) -> Option<(u64, u8)> {
+        let (base, pages) = match self.span {
+            Some((start, end)) if end <= pages => (start, end - start),
+            _ => (0, pages),
+        };
         if pages == 0 {
             return None;
         }
-        let at = self.cursor % pages;
+        let at = base + self.cursor % pages;
         self.cursor += 1;
         if self.cursor.is_multiple_of(pages) {
             self.byte = if self.byte == b'z' { b'a' } else { self.byte + 1 };

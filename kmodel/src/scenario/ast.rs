@@ -572,8 +572,9 @@ pub enum Op {
         /// The link from the scenario's machine to it.
         link: tcp_sim::LinkParams,
     },
-    /// `migrate NAME to HOST [precopy|postcopy|hybrid] [dirty=N]` (model
-    /// only): live-migrate the container while it writes N pages a second.
+    /// `migrate NAME to HOST [precopy|postcopy|hybrid] [dirty=N]
+    /// [into=BUF]` (model only): live-migrate the container while it
+    /// writes N pages a second (into buffer BUF only, if given).
     Migrate {
         /// The container.
         name: String,
@@ -583,6 +584,9 @@ pub enum Op {
         strategy: crate::container::Strategy,
         /// Page writes per second of simulated time while it migrates.
         dirty: u64,
+        /// The buffer the load writes into (`into=BUF`); every page of the
+        /// container if `None`.
+        into: Option<ObjId>,
     },
 }
 

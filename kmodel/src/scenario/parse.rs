@@ -106,7 +106,7 @@ const TIME: &str = "a time like 50ms, 250us or 1s (a bare number is milliseconds
 const CONTAINER: &str = "a container declared by 'container NAME'";
 const HOST: &str = "a host declared by 'host NAME', or local";
 const LIMIT: &str = "a limit like pages=16 (pages=, pipes=, sockets=, files=)";
-const MIGRATE_OPT: &str = "'precopy', 'postcopy', 'hybrid', dirty=N or end of line";
+const MIGRATE_OPT: &str = "'precopy', 'postcopy', 'hybrid', dirty=N, into=BUF or end of line";
 
 /// The scenario's own machine, as `migrate NAME to local` names it.
 const LOCAL_HOST: &str = "local";
@@ -460,6 +460,9 @@ impl Parser {
         }
         let changes = op.changes_what_linux_sees();
         let within = self.open_in.as_ref().map(|(name, _)| name.clone());
+        // A change inside a container stays inside it: the lines outside
+        // still run on Linux.
+        let changes = changes && within.is_none();
         self.steps.push(Step { line, text, op, after_model_only_change: self.diverged, within });
         self.diverged |= changes;
         Ok(())
@@ -557,7 +560,7 @@ impl Parser {
                 },
             );
         }
-        let (mut strategy, mut dirty) = (None, None);
+        let (mut strategy, mut dirty, mut into) = (None, None, None);
         while let Some(tok) = cur.peek() {
             cur.pos += 1;
             let s = match tok.text {
@@ -576,6 +579,14 @@ impl Parser {
                 if dirty.replace(n).is_some() {
                     return problem(tok.column, "'dirty=' given twice");
                 }
+            } else if let Some(b) = tok.text.strip_prefix("into=") {
+                let (id, obj) = self.lookup(b, tok)?;
+                if !matches!(obj.kind, ObjKind::Buffer { .. }) {
+                    return problem(tok.column, format!("'{b}' is {}, not a buffer: expected into=BUF", kind_phrase(&obj.kind)));
+                }
+                if into.replace(id).is_some() {
+                    return problem(tok.column, "'into=' given twice");
+                }
             } else {
                 return problem(tok.column, format!("expected {MIGRATE_OPT}, found {}", show(tok.text)));
             }
@@ -585,6 +596,7 @@ impl Parser {
             host: h.text.to_owned(),
             strategy: strategy.unwrap_or(Strategy::PreCopy),
             dirty: dirty.unwrap_or(0),
+            into,
         })
     }
 
@@ -1568,7 +1580,7 @@ mod tests {
              recv, vmsplice, splice, tee, sendfile, pwrite, fcntl, close, send, setsockopt, errqueue, refs, \
              expect, advance, wait, thread, end, mkdir, rmdir, create, link, symlink, rename, unlink, open, stat, \
              chmod, chown, chdir, bind, unshare, chroot, process, setuid, exec, hooks, audit, policy, restorecon, \
-             label, truncate"
+             label, truncate, container, in, beancounters, ps, host, migrate"
         );
     }
 
