@@ -1,5 +1,7 @@
 //! The model backend: runs scenario steps on a [`Kernel`].
 
+mod checkpoint;
+
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
@@ -67,6 +69,8 @@ pub struct ModelBackend {
     check_each_step: bool,
     /// Containers and hosts (`container`, `host`, `in`, `migrate`).
     place: Place,
+    /// Where `checkpoint FILE` / `restore FILE` resolve relative names.
+    checkpoint_dir: std::path::PathBuf,
 }
 
 /// Where the scenario's containers run, and the hosts besides the one
@@ -125,7 +129,17 @@ impl ModelBackend {
             handles: Vec::new(),
             check_each_step: true,
             place: Place::default(),
+            checkpoint_dir: checkpoint::default_dir(),
         }
+    }
+
+    /// Resolve the image files of `checkpoint FILE` and `restore FILE` in
+    /// `dir` (the default is a per-process directory under the temporary
+    /// directory).
+    #[must_use]
+    pub fn with_checkpoint_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.checkpoint_dir = dir.into();
+        self
     }
 
     /// The kernel, to register security modules or change tunables.
@@ -392,6 +406,8 @@ impl ModelBackend {
                 self.world_advance(Duration(*ns));
                 Outcome::Ok
             }
+            Op::Checkpoint { file } => self.checkpoint_op(file),
+            Op::Restore { file } => self.restore_op(file),
             Op::Send { fd, range, zerocopy, more, nonblock } => {
                 let fd = self.fd(*fd);
                 let r = self.user_range(range);

@@ -1,5 +1,9 @@
 //! The arena of page frames.
 
+mod layout;
+
+pub use layout::{ArenaLayout, FrameLayout};
+
 use slab::Slab;
 use smallvec::SmallVec;
 
@@ -69,6 +73,10 @@ pub struct PageArena {
     frames: Slab<Frame>,
     /// Next generation per slab key; survives the frame.
     generations: Vec<u32>,
+    /// The vacant slab keys, the next one to be reused last (the slab's
+    /// own vacant list, kept so that a restored arena hands out the same
+    /// frame numbers as the original would).
+    free: Vec<u32>,
     zero: PageId,
     log: Option<Vec<Event>>,
     now: Stamp,
@@ -97,6 +105,7 @@ impl PageArena {
         let mut arena = PageArena {
             frames: Slab::new(),
             generations: Vec::new(),
+            free: Vec::new(),
             zero: PageId { index: 0, generation: 0 },
             log: log.then(Vec::new),
             now: Stamp::default(),
@@ -137,6 +146,9 @@ impl PageArena {
         let key = entry.key();
         if key >= self.generations.len() {
             self.generations.resize(key + 1, 0);
+        } else {
+            let reused = self.free.pop();
+            debug_assert_eq!(reused, Some(key as u32), "the slab reuses its last vacated key");
         }
         let generation = self.generations[key];
         self.generations[key] = generation.wrapping_add(1);
@@ -216,6 +228,7 @@ impl PageArena {
     fn free(&mut self, id: PageId, holder: Holder) {
         assert!(id != self.zero, "the zero page was freed");
         self.frames.remove(id.index as usize);
+        self.free.push(id.index);
         self.freed += 1;
         self.record(id, EventKind::Free, holder);
     }

@@ -38,7 +38,7 @@ mod holder;
 mod refcount;
 pub mod sync;
 
-pub use arena::{InvariantError, PageArena};
+pub use arena::{ArenaLayout, FrameLayout, InvariantError, PageArena};
 pub use content::{Content, Source};
 pub use event::{Event, EventKind, Stamp};
 pub use holder::{Holder, HolderKind};
@@ -50,6 +50,7 @@ pub const PAGE_SIZE: usize = 4096;
 /// A generation-checked page frame number: a slot of the arena and the
 /// generation of the frame that occupied it when the id was handed out.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PageId {
     /// The arena slot.
     pub index: u32,

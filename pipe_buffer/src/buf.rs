@@ -5,6 +5,7 @@ use page_refs::PageId;
 /// Models the `PIPE_BUF_FLAG_*` bits of `struct pipe_buffer`
 /// (include/linux/pipe_fs_i.h).
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct BufFlags(u8);
 
 impl BufFlags {
@@ -33,11 +34,22 @@ impl BufFlags {
     pub fn with(self, other: BufFlags) -> BufFlags {
         BufFlags(self.0 | other.0)
     }
+
+    /// The raw bits.
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// Flags from raw bits; `None` if an unknown bit is set.
+    pub fn from_bits(bits: u8) -> Option<BufFlags> {
+        (bits & !(Self::CAN_MERGE.0 | Self::GIFT.0) == 0).then_some(BufFlags(bits))
+    }
 }
 
 /// Where a buffer's page came from; decides nothing in the ring, but tells
 /// a reader of `refs` what the slot holds.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum BufOrigin {
     /// A page the pipe allocated for write(2) (`anon_pipe_buf_ops`).
     Anon,
@@ -52,6 +64,7 @@ pub enum BufOrigin {
 ///
 /// I.e. the pipe holds exactly one page reference per occupied slot.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PipeBuffer {
     /// The page; the slot owns one reference to it.
     pub page: PageId,

@@ -52,6 +52,56 @@ impl PipeInodeInfo {
         }
     }
 
+    /// A pipe rebuilt from its parts (checkpoint/restore): `ring_size`
+    /// slots, `max_usage`, `head`, the open ends, and the occupied slots
+    /// oldest first (they end at `head`). The caller has recorded one page
+    /// reference per buffer for [`holder`](Self::holder).
+    ///
+    /// # Errors
+    /// What is inconsistent: a ring size that is not a power of two, more
+    /// buffers than slots, `max_usage` above the ring, an empty buffer or
+    /// one running past its page.
+    pub fn from_parts(
+        id: u32,
+        ring_size: u32,
+        max_usage: u32,
+        head: u32,
+        readers: u32,
+        writers: u32,
+        bufs: Vec<PipeBuffer>,
+    ) -> Result<Self, String> {
+        if ring_size == 0 || !ring_size.is_power_of_two() || ring_size > 1 << 20 {
+            return Err(format!("pipe {id}: ring size {ring_size} is not a power of two up to 2^20"));
+        }
+        if max_usage == 0 || max_usage > ring_size {
+            return Err(format!("pipe {id}: max_usage {max_usage} outside 1..={ring_size}"));
+        }
+        if bufs.len() > ring_size as usize {
+            return Err(format!("pipe {id}: {} buffers in {ring_size} slots", bufs.len()));
+        }
+        let mut pipe = PipeInodeInfo {
+            id,
+            bufs: vec![None; ring_size as usize],
+            head: head.wrapping_sub(bufs.len() as u32),
+            tail: head.wrapping_sub(bufs.len() as u32),
+            max_usage,
+            readers,
+            writers,
+        };
+        for buf in bufs {
+            if buf.len == 0 || buf.offset as usize + buf.len as usize > page_refs::PAGE_SIZE {
+                return Err(format!("pipe {id}: buffer {}+{} outside its page", buf.offset, buf.len));
+            }
+            pipe.push_locked(buf);
+        }
+        Ok(pipe)
+    }
+
+    /// `head`: where the next buffer goes (free-running).
+    pub fn head(&self) -> u32 {
+        self.head
+    }
+
     /// The pipe's id, as given at creation.
     pub fn id(&self) -> u32 {
         self.id

@@ -219,6 +219,11 @@ impl Network {
         self.sock(s).is_some()
     }
 
+    /// Every endpoint that still exists (open, or closed and finishing).
+    pub fn sockets(&self) -> impl Iterator<Item = SockId> + '_ {
+        self.socks.iter().enumerate().filter(|(_, s)| s.is_some()).map(|(i, _)| SockId(i as u32))
+    }
+
     /// The connection mode of endpoint `s`.
     pub fn mode(&self, s: SockId) -> Option<Mode> {
         self.sock_conn.get(s.0 as usize).map(|&c| self.conns[c as usize].mode)

@@ -99,6 +99,8 @@ policy landlock m.ll
 restorecon /d
 label /d/x
 label
+checkpoint m.img
+restore m.img
 close q.r
 ";
 
@@ -142,6 +144,9 @@ fn expected(op: &Op, probe: &str) -> Want {
             Unmediated("a model-only observation, not a syscall")
         }
         Op::Hooks { .. } => Unmediated("switches the model's hook table, not a syscall"),
+        Op::Checkpoint { .. } | Op::Restore { .. } => {
+            Unmediated("the model's image of the whole machine, taken from outside it (no LSM hook in CRIU's path)")
+        }
         Op::Label { path: None } => Unmediated("a model-only observation of the process's contexts"),
         Op::Policy { module, .. } if *module != kmodel::lsm::PolicyModule::Landlock => {
             Unmediated("loading a module's policy is the administrator's act on the module (securityfs)")

@@ -80,7 +80,7 @@ pub(super) fn cmd_diff(files: &[PathBuf], options: &LinuxOptions) -> ExitCode {
             eprintln!("kmodel diff: {}: skipped: threads run on the model only (kmodel explore)", s.path);
             continue;
         }
-        let model = scenario::run(s, &mut ModelBackend::new(host_config()), |_| {});
+        let model = scenario::run(s, &mut ModelBackend::new(host_config()).with_checkpoint_dir("."), |_| {});
         let linux = LinuxBackend::new(options.clone()).and_then(|mut b| scenario::run(s, &mut b, |_| {}));
         let (model, linux) = match (model, linux) {
             (Ok(m), Ok(l)) => (m, l),

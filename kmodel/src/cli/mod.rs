@@ -21,6 +21,7 @@ macro_rules! out {
 
 mod diff;
 mod explore;
+mod image;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -94,6 +95,9 @@ enum Command {
     /// shortest schedule found is printed as a replayable single-threaded
     /// scenario with its page timeline), 2 bad input, 4 the model failed.
     Explore(explore::ExploreArgs),
+    /// Read checkpoint images (written by a scenario's `checkpoint FILE`).
+    #[command(subcommand)]
+    Image(image::ImageCommand),
     /// Tell the built-in story (the default command).
     Story,
 }
@@ -205,7 +209,9 @@ fn cmd_run(file: &Path, on: On, show_timeline: bool, linux: &LinuxArgs) -> ExitC
             }
             Err(e) => Err(e.to_string()),
         },
-        (On::Model, false) => run_on(&scenario, &mut ModelBackend::new(KernelConfig::default())),
+        (On::Model, false) => {
+            run_on(&scenario, &mut ModelBackend::new(KernelConfig::default()).with_checkpoint_dir("."))
+        }
         (On::Linux, _) => {
             LinuxBackend::new(linux.options()).map_err(|e| e.to_string()).and_then(|mut b| run_on(&scenario, &mut b))
         }
@@ -265,5 +271,6 @@ pub fn main() -> ExitCode {
         Some(Command::Run { file, on, timeline, linux }) => cmd_run(&file, on, timeline, &linux),
         Some(Command::Diff { files, linux }) => diff::cmd_diff(&files, &linux.options()),
         Some(Command::Explore(args)) => explore::cmd_explore(&args),
+        Some(Command::Image(cmd)) => image::cmd_image(&cmd),
     }
 }

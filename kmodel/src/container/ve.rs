@@ -13,7 +13,7 @@ use super::beancounter::{Beancounters, Resource};
 use crate::kernel::{Errno, FileKind, Kernel, Pid};
 
 /// Identifies a container on its host (`veid`).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct VeId(pub u32);
 
 /// One container.

@@ -4,15 +4,15 @@ use super::inode::InodeId;
 use crate::vfs::OpenPath;
 
 /// Identifies a pipe; also the `object` of its slots' page references.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct PipeId(pub u32);
 
 /// A descriptor number.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Fd(pub i32);
 
 /// What an open file is.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum FileKind {
     /// A pipe's read end.
     PipeRead(PipeId),
@@ -27,7 +27,7 @@ pub enum FileKind {
 }
 
 /// Models the parts of `struct file` that the syscalls look at.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct File {
     /// What it is.
     pub kind: FileKind,
@@ -71,7 +71,7 @@ impl File {
 /// A process's descriptor table: the lowest free number is used first,
 /// starting at 3 (0, 1, 2 are the standard streams the model does not
 /// model).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct FdTable {
     files: Vec<Option<File>>,
 }

@@ -7,7 +7,7 @@ use page_refs::{Content, Holder, PAGE_SIZE, PageArena, PageId, Source};
 
 /// Identifies a regular file; also the `object` of its page-cache
 /// references.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct InodeId(pub u32);
 
 /// What backs one page of a file.
@@ -23,7 +23,7 @@ pub enum FilePage {
 }
 
 /// A regular file: its size and page cache.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Inode {
     id: InodeId,
     /// `i_size`.
@@ -38,6 +38,24 @@ impl Inode {
     /// A file of `pages` pages, every byte `byte` (written at creation).
     pub fn new(id: InodeId, pages: u64, byte: u8) -> Self {
         Inode { id, size: pages * PAGE_SIZE as u64, cache: BTreeMap::new(), initial_pages: pages, initial_byte: byte }
+    }
+
+    /// A file rebuilt from its parts (checkpoint/restore); the caller has
+    /// recorded one page-cache reference per cached page.
+    pub fn from_parts(
+        id: InodeId,
+        size: u64,
+        initial_pages: u64,
+        initial_byte: u8,
+        cache: BTreeMap<u64, PageId>,
+    ) -> Self {
+        Inode { id, size, cache, initial_pages, initial_byte }
+    }
+
+    /// The pages written at creation that are not in the page cache yet:
+    /// how many, and their byte.
+    pub fn initial(&self) -> (u64, u8) {
+        (self.initial_pages, self.initial_byte)
     }
 
     /// Its id.

@@ -4,7 +4,7 @@ use page_refs::{Holder, PAGE_SIZE, PageArena, PageId, Source};
 
 /// Identifies a user mapping (a scenario's `buffer`); also the `object` of
 /// its pages' [`Holder::user`] references.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct BufferId(pub u32);
 
 /// A byte range of a mapping: one iovec.
@@ -19,7 +19,7 @@ pub struct UserRange {
 }
 
 /// A page table entry of an anonymous private mapping.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Pte {
     /// Never touched: reads as zero, no page behind it.
     None,
@@ -31,7 +31,7 @@ pub enum Pte {
 }
 
 /// One `mmap(MAP_PRIVATE | MAP_ANONYMOUS)` region.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct UserBuffer {
     id: BufferId,
     ptes: Vec<Pte>,
@@ -73,6 +73,13 @@ impl UserBuffer {
         if let Some(w) = self.soft_dirty.get_mut(index / 64) {
             *w |= 1 << (index % 64);
         }
+    }
+
+    /// A mapping rebuilt from its page table (checkpoint/restore); the
+    /// caller has recorded one reference per present page.
+    pub fn from_ptes(id: BufferId, ptes: Vec<Pte>) -> Self {
+        let soft_dirty = vec![0; ptes.len().div_ceil(64)];
+        UserBuffer { id, ptes, soft_dirty }
     }
 
     /// Its id.

@@ -41,12 +41,12 @@ pub use threaded::SharedKernel;
 pub const BLOCKED: Errno = Errno::EDEADLK;
 
 /// A process id.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Pid(pub u32);
 
 /// A process: its descriptors, its user mappings, its credentials and its
 /// view of the filesystem.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Process {
     /// The descriptor table.
     pub fds: FdTable,
@@ -99,7 +99,7 @@ pub struct Kernel {
     pub(crate) lsm: crate::lsm::Lsm,
     /// The containers running on this machine.
     pub(crate) containers: BTreeMap<crate::container::VeId, crate::container::Container>,
-    next_id: u32,
+    pub(crate) next_id: u32,
 }
 
 impl Default for Kernel {

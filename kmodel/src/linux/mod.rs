@@ -618,6 +618,8 @@ impl Backend for LinuxBackend {
             | Op::ExpectIntact { .. }
             | Op::WaitReusable { .. }
             | Op::Advance { .. }
+            | Op::Checkpoint { .. }
+            | Op::Restore { .. }
             | Op::Process { .. }
             | Op::Exec { .. }
             | Op::Hooks { .. }

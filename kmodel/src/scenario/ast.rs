@@ -365,6 +365,19 @@ pub enum Op {
         /// Nanoseconds.
         ns: u64,
     },
+    /// `checkpoint FILE` (model only): freeze everything the scenario
+    /// declared, write its image to FILE (relative names resolve in the
+    /// backend's checkpoint directory), and run on.
+    Checkpoint {
+        /// The image file.
+        file: String,
+    },
+    /// `restore FILE` (model only): discard the current state and continue
+    /// from the image in FILE.
+    Restore {
+        /// The image file.
+        file: String,
+    },
     /// `send FD RANGE [zerocopy] [more] [nonblock]`: one `send(2)` of user
     /// memory with `MSG_ZEROCOPY`, `MSG_MORE`, `MSG_DONTWAIT`.
     Send {
@@ -601,6 +614,8 @@ impl Op {
                 | Op::ExpectIntact { .. }
                 | Op::WaitReusable { .. }
                 | Op::Advance { .. }
+                | Op::Checkpoint { .. }
+                | Op::Restore { .. }
                 | Op::Fcntl { cmd: FcntlCmd::GetPsz | FcntlCmd::SetPsz(_), .. }
                 | Op::Audit
                 | Op::Hooks { .. }

@@ -33,7 +33,7 @@ const MAX_NUMBER: u64 = i64::MAX as u64;
 const MAX_PAGES: u64 = MAX_NUMBER / PAGE_SIZE;
 
 /// Every verb, in the order the error for an unknown verb lists them.
-const VERBS: [&str; 54] = [
+const VERBS: [&str; 56] = [
     "buffer",
     "pipe",
     "file",
@@ -82,6 +82,8 @@ const VERBS: [&str; 54] = [
     "restorecon",
     "label",
     "truncate",
+    "checkpoint",
+    "restore",
     "container",
     "in",
     "beancounters",
@@ -103,6 +105,7 @@ const MODE: &str = "an octal mode like 755 or 1777";
 const ID: &str = "a numeric id like 0 or 1000";
 const ACCESS: &str = "'r', 'w' or 'rw'";
 const TIME: &str = "a time like 50ms, 250us or 1s (a bare number is milliseconds)";
+const IMAGE_FILE: &str = "an image file name like mid.img";
 const CONTAINER: &str = "a container declared by 'container NAME'";
 const HOST: &str = "a host declared by 'host NAME', or local";
 const LIMIT: &str = "a limit like pages=16 (pages=, pipes=, sockets=, files=)";
@@ -786,6 +789,11 @@ impl Parser {
                 let ns = time(cur.next(TIME)?)?;
                 cur.finish()?;
                 Op::Advance { ns }
+            }
+            "checkpoint" | "restore" => {
+                let file = path(cur.next(IMAGE_FILE)?);
+                cur.finish()?;
+                if verb.text == "checkpoint" { Op::Checkpoint { file } } else { Op::Restore { file } }
             }
             "mkdir" => {
                 let path = path(cur.next(PATH)?);
@@ -1580,7 +1588,7 @@ mod tests {
              recv, vmsplice, splice, tee, sendfile, pwrite, fcntl, close, send, setsockopt, errqueue, refs, \
              expect, advance, wait, thread, end, mkdir, rmdir, create, link, symlink, rename, unlink, open, stat, \
              chmod, chown, chdir, bind, unshare, chroot, process, setuid, exec, hooks, audit, policy, restorecon, \
-             label, truncate, container, in, beancounters, ps, host, migrate"
+             label, truncate, checkpoint, restore, container, in, beancounters, ps, host, migrate"
         );
     }
 

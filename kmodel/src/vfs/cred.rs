@@ -42,7 +42,7 @@ impl std::ops::BitOr for Mask {
 /// superuser (uid 0) has every capability, as root does on this host
 /// (`CAP_DAC_OVERRIDE`, `CAP_FOWNER`, `CAP_CHOWN`, `CAP_SYS_ADMIN`,
 /// `CAP_SYS_CHROOT`, ...); anyone else has none.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Cred {
     /// `fsuid` (the model keeps uid = euid = fsuid).
     pub uid: u32,

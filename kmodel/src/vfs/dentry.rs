@@ -7,11 +7,11 @@ use super::{Path, Vfs};
 use crate::kernel::InodeId;
 
 /// Identifies a dentry.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct DentryId(pub u32);
 
 /// Models `struct dentry`: one name of an inode in a directory.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Dentry {
     /// `d_name` (`/` for a filesystem root).
     pub name: String,

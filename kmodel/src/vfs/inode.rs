@@ -4,7 +4,7 @@ use super::DentryId;
 use crate::kernel::InodeId;
 
 /// What kind of object an inode is (`S_IFMT`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum InodeKind {
     /// `S_IFREG`: bytes in the page cache.
     Regular,
@@ -29,7 +29,7 @@ pub const S_ISVTX: u32 = 0o1000;
 pub const S_IXUGO: u32 = 0o111;
 
 /// Models the metadata of `struct inode` for the VFS.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct VInode {
     /// `i_ino`; for a regular file, also its page-cache inode.
     pub ino: InodeId,

@@ -47,7 +47,7 @@ pub use ops::OpenMode;
 use crate::kernel::InodeId;
 
 /// Models `struct path`: a dentry as reached through one mount.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Path {
     /// The mount (`path.mnt`).
     pub mnt: MountId,
@@ -57,7 +57,7 @@ pub struct Path {
 
 /// Models `struct fs_struct` and the task's `nsproxy->mnt_ns`: where a
 /// process's absolute and relative paths start, and which mounts it sees.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FsStruct {
     /// `fs->root`: where `/` and `..` stop (chroot moves it).
     pub root: Path,
@@ -78,11 +78,11 @@ impl Default for FsStruct {
 
 /// Identifies an open `struct file` reached by a path (several descriptors
 /// share one after a fork).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct OpenFileId(pub u64);
 
 /// The `f_path` of a file opened by name, and which `struct file` it is.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OpenPath {
     /// Where it was opened.
     pub path: Path,
@@ -100,7 +100,7 @@ pub const ROOT_MOUNT: MountId = MountId(0);
 pub const ROOT_NS: MntNsId = MntNsId(0);
 
 /// Every inode, dentry, mount and mount namespace of one kernel.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Vfs {
     pub(crate) inodes: BTreeMap<InodeId, VInode>,
     pub(crate) dentries: BTreeMap<DentryId, Dentry>,
@@ -108,8 +108,8 @@ pub struct Vfs {
     /// `lookup_mnt`: the mount on top of each (parent mount, mountpoint).
     pub(crate) mountpoints: HashMap<Path, MountId>,
     pub(crate) namespaces: BTreeMap<MntNsId, MntNamespace>,
-    next: u32,
-    next_file: u64,
+    pub(crate) next: u32,
+    pub(crate) next_file: u64,
     /// `fs.protected_hardlinks`: only an owner (or `CAP_FOWNER`) may hard
     /// link a file it could not read and write.
     pub protected_hardlinks: bool,

@@ -3,15 +3,15 @@
 use super::{DentryId, Path};
 
 /// Identifies a mount.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct MountId(pub u32);
 
 /// Identifies a mount namespace.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct MntNsId(pub u32);
 
 /// Models `struct mount`: a dentry subtree shown somewhere.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Mount {
     /// `mnt_root`: the top of the subtree it shows.
     pub root: DentryId,
@@ -22,7 +22,7 @@ pub struct Mount {
 }
 
 /// Models `struct mnt_namespace`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MntNamespace {
     /// Its root mount.
     pub root: MountId,

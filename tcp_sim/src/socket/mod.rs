@@ -31,6 +31,7 @@ use crate::time::{Duration, Instant};
 
 /// Identifies an endpoint within its [`crate::Network`].
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SockId(pub u32);
 
 impl SockId {

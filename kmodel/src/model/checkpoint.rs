@@ -1,0 +1,151 @@
+//! `checkpoint FILE` and `restore FILE` on the model backend.
+//!
+//! The image holds the kernel (every process the scenario declared: there
+//! are no containers yet, so that is all of them) and, in its bindings
+//! section, the backend's own state: which kernel object each scenario
+//! name is, which process runs the lines, and the progress of blocked
+//! writes and receives. A restore replaces both, so the lines after it
+//! run exactly as they would have without the checkpoint.
+//!
+//! Relative file names resolve in the backend's checkpoint directory: the
+//! current directory for `kmodel run` and `kmodel diff`, a per-process
+//! directory under the system's temporary directory otherwise (so tests do
+//! not write into the source tree).
+
+use std::path::{Path, PathBuf};
+
+use super::{Handle, ModelBackend};
+use crate::container::image::{BindingsRec, HandleRec};
+use crate::container::{Image, checkpoint};
+use crate::kernel::{BufferId, Errno, Fd, InodeId, Pid, PipeId};
+use crate::scenario::Outcome;
+
+/// The default checkpoint directory: one per process under the temporary
+/// directory.
+pub(super) fn default_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("kmodel-checkpoints-{}", std::process::id()))
+}
+
+fn io_errno(e: &std::io::Error) -> Errno {
+    e.raw_os_error().map_or(Errno::EIO, Errno::from_raw)
+}
+
+fn fd_rec(fd: Option<Fd>) -> Option<i32> {
+    fd.map(|f| f.0)
+}
+
+impl ModelBackend {
+    /// Resolve `file` in the checkpoint directory.
+    pub(super) fn image_path(&self, file: &str) -> PathBuf {
+        let p = Path::new(file);
+        if p.is_absolute() { p.to_path_buf() } else { self.checkpoint_dir.join(p) }
+    }
+
+    /// `checkpoint FILE`.
+    pub(super) fn checkpoint_op(&mut self, file: &str) -> Outcome {
+        let pids: Vec<Pid> = self.kernel.procs.keys().copied().collect();
+        let mut image = match checkpoint(&self.kernel, &pids) {
+            Ok(i) => i,
+            Err(e) => return Outcome::Failed(e.to_string()),
+        };
+        image.bindings = Some(self.bindings());
+        let path = self.image_path(file);
+        if let Some(dir) = path.parent()
+            && let Err(e) = std::fs::create_dir_all(dir)
+        {
+            return Outcome::Err(io_errno(&e));
+        }
+        match std::fs::write(&path, image.encode()) {
+            Ok(()) => Outcome::Ok,
+            Err(e) => Outcome::Err(io_errno(&e)),
+        }
+    }
+
+    /// `restore FILE`.
+    pub(super) fn restore_op(&mut self, file: &str) -> Outcome {
+        let bytes = match std::fs::read(self.image_path(file)) {
+            Ok(b) => b,
+            Err(e) => return Outcome::Err(io_errno(&e)),
+        };
+        let image = match Image::decode(&bytes) {
+            Ok(i) => i,
+            Err(e) => return Outcome::Failed(format!("{file}: {e}")),
+        };
+        match self.restore_image(&image) {
+            Ok(()) => Outcome::Ok,
+            Err(why) => Outcome::Failed(format!("{file}: {why}")),
+        }
+    }
+
+    /// Replace the kernel and the bindings with the image's; nothing
+    /// changes if either is refused.
+    ///
+    /// # Errors
+    /// Why the image cannot be restored here.
+    pub fn restore_image(&mut self, image: &Image) -> Result<(), String> {
+        let b = image.bindings.as_ref().ok_or("the image has no scenario bindings (it was not written by a run)")?;
+        let compat = crate::container::image::compat(&image.meta, &crate::container::HostInfo::this());
+        if !compat.is_empty() {
+            return Err(crate::container::RestoreError::Incompatible(compat).to_string());
+        }
+        let (kernel, _) = crate::container::build(image).map_err(|e| e.to_string())?;
+        if kernel.process(Pid(b.current)).is_none() {
+            return Err(format!("the bindings' current process {} is not in the image", b.current));
+        }
+        let mut handles = Vec::with_capacity(b.handles.len());
+        for h in &b.handles {
+            handles.push(match h {
+                None => None,
+                Some(HandleRec::Buffer(id)) => Some(Handle::Buffer(BufferId(*id))),
+                Some(HandleRec::Pipe { id, r, w }) => {
+                    Some(Handle::Pipe { id: PipeId(*id), r: r.map(Fd), w: w.map(Fd) })
+                }
+                Some(HandleRec::File { ino, fd }) => Some(Handle::File { ino: InodeId(*ino), fd: fd.map(Fd) }),
+                Some(HandleRec::Tcp { .. }) => {
+                    return Err("the bindings name a TCP pair, which this version cannot restore".into());
+                }
+                Some(HandleRec::Failed) => Some(Handle::Failed),
+            });
+        }
+        // Everything checked: commit.
+        self.kernel = kernel;
+        self.handles = handles;
+        self.pid = Pid(b.current);
+        self.processes = b.processes.iter().map(|(n, p)| (n.clone(), Pid(*p))).collect();
+        self.partial = b.partial.iter().map(|&(l, n)| (l as usize, n as usize)).collect();
+        self.partial_recv = b.partial_recv.iter().map(|(l, d)| (*l as usize, d.clone())).collect();
+        Ok(())
+    }
+
+    /// The backend's names, as the image's bindings section.
+    fn bindings(&self) -> BindingsRec {
+        let mut processes: Vec<(String, u32)> = self.processes.iter().map(|(n, p)| (n.clone(), p.0)).collect();
+        processes.sort();
+        let mut partial: Vec<(u64, u64)> = self.partial.iter().map(|(&l, &n)| (l as u64, n as u64)).collect();
+        partial.sort();
+        let mut partial_recv: Vec<(u64, Vec<u8>)> =
+            self.partial_recv.iter().map(|(&l, d)| (l as u64, d.clone())).collect();
+        partial_recv.sort();
+        BindingsRec {
+            current: self.pid.0,
+            processes,
+            handles: self
+                .handles
+                .iter()
+                .map(|h| {
+                    h.map(|h| match h {
+                        Handle::Buffer(id) => HandleRec::Buffer(id.0),
+                        Handle::Pipe { id, r, w } => HandleRec::Pipe { id: id.0, r: fd_rec(r), w: fd_rec(w) },
+                        Handle::File { ino, fd } => HandleRec::File { ino: ino.0, fd: fd_rec(fd) },
+                        Handle::Tcp { tx, rx, socks } => {
+                            HandleRec::Tcp { tx: fd_rec(tx), rx: fd_rec(rx), socks: (socks.0.0, socks.1.0) }
+                        }
+                        Handle::Failed => HandleRec::Failed,
+                    })
+                })
+                .collect(),
+            partial,
+            partial_recv,
+        }
+    }
+}

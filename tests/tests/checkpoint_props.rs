@@ -1,0 +1,183 @@
+//! Properties of checkpoint and restore.
+//!
+//! - Equivalence: a random scenario cut at a random point gives the same
+//!   result lines and the same page sharing at the end whether it runs on,
+//!   or writes a checkpoint there and restores it (`checkpoint FILE` then
+//!   `restore FILE`: encode, write, read, decode, a new kernel).
+//! - Mutated images: any bytes changed in a valid image (with the
+//!   checksums recomputed, so the changes reach the decoder and the
+//!   validation behind it) are refused with an error or restore a kernel
+//!   that passes its invariants; never a panic, never a half-restored
+//!   kernel. This runs in `cargo test` in place of the fuzz target
+//!   (`fuzz/`), which needs a nightly toolchain.
+
+use kmodel::container::{self, Image, Sharing};
+use kmodel::kernel::{Kernel, KernelConfig};
+use kmodel::model::ModelBackend;
+use kmodel::scenario::{self, Backend, BackendError, Report, Scenario, Step, StepResult};
+use quickcheck::{QuickCheck, TestResult};
+use tests::Rng;
+use tests::scenario_gen::{Options, scenario};
+
+/// The model backend, remembering the page sharing just before teardown.
+struct Recording {
+    inner: ModelBackend,
+    sharing: Sharing,
+}
+
+impl Backend for Recording {
+    fn name(&self) -> &'static str {
+        "model"
+    }
+
+    fn step(&mut self, scenario: &Scenario, step: &Step) -> Result<StepResult, BackendError> {
+        self.inner.step(scenario, step)
+    }
+
+    fn finish(&mut self) -> Result<(), BackendError> {
+        self.sharing = container::sharing(self.inner.kernel());
+        self.inner.finish()
+    }
+}
+
+fn run(text: &str, dir: &std::path::Path) -> Result<(Report, Sharing), String> {
+    let s = scenario::parse("gen.scenario", text).map_err(|e| e.to_string())?;
+    let mut b =
+        Recording { inner: ModelBackend::new(KernelConfig::default()).with_checkpoint_dir(dir), sharing: Vec::new() };
+    let report = scenario::run(&s, &mut b, |_| {}).map_err(|e| e.to_string())?;
+    Ok((report, b.sharing))
+}
+
+/// The result lines without line numbers and without the two lines the
+/// cut added.
+fn results(r: &Report) -> Vec<String> {
+    r.lines
+        .iter()
+        .filter(|l| !l.text.starts_with("checkpoint ") && !l.text.starts_with("restore "))
+        .map(|l| format!("{} => {}", l.text, l.outcome))
+        .collect()
+}
+
+fn equivalent_at_cut(seed: u64, cut: u64) -> Result<(), String> {
+    let g = scenario(seed, Options { blocking_per_mille: 15, avoid_known: false, ops: (5, 25) });
+    let text = g.text();
+    let cut = (cut % (g.ops.len() as u64 + 1)) as usize;
+    let mut ops = g.ops.clone();
+    ops.insert(cut, "restore cut.img".into());
+    ops.insert(cut, "checkpoint cut.img".into());
+    let cut_text = tests::scenario_gen::GenText { decls: g.decls.clone(), ops }.text();
+    let dir = std::env::temp_dir().join(format!("kmodel-ckpt-prop-{}-{seed}-{cut}", std::process::id()));
+    let plain = run(&text, &dir)?;
+    let with_cut = run(&cut_text, &dir)?;
+    let _ = std::fs::remove_dir_all(&dir);
+    // The checkpoint and restore lines themselves must say ok (unless the
+    // run blocked before reaching them).
+    for l in with_cut.0.lines.iter().filter(|l| l.text.ends_with(" cut.img")) {
+        if l.outcome != scenario::Outcome::Ok {
+            return Err(format!("{} => {}\n{cut_text}", l.text, l.outcome));
+        }
+    }
+    if results(&plain.0) != results(&with_cut.0) || plain.0.blocked.is_some() != with_cut.0.blocked.is_some() {
+        return Err(format!(
+            "seed {seed} cut {cut}: results differ\n--- run on\n{}--- checkpoint + restore\n{}",
+            plain.0.output(),
+            with_cut.0.output()
+        ));
+    }
+    if plain.1 != with_cut.1 {
+        return Err(format!(
+            "seed {seed} cut {cut}: page sharing at the end differs\n{:#?}\nvs\n{:#?}\n{cut_text}",
+            plain.1, with_cut.1
+        ));
+    }
+    Ok(())
+}
+
+#[test]
+fn random_scenario_cut_anywhere_runs_on_the_same_after_restore() {
+    fn prop(seed: u64, cut: u64) -> TestResult {
+        match equivalent_at_cut(seed, cut) {
+            Ok(()) => TestResult::passed(),
+            Err(e) => TestResult::error(e),
+        }
+    }
+    QuickCheck::new().tests(150).quickcheck(prop as fn(u64, u64) -> TestResult);
+}
+
+/// A small kernel with every kind of sharing the format must keep.
+fn fixture() -> Kernel {
+    let text = "buffer buf 3\npipe p\npipe q\nfile f 2 'F'\nfill buf[0..2p] 'A'\nfill buf[2p..2p+100] 'x'\n\
+                vmsplice p.w buf[0..2p]\ntee p.r q.w 4096\nsplice f q.w 4096\nwrite q.w 10 'w'\n";
+    let text = text.replace("2p+100", "8292");
+    let s = scenario::parse("fixture", &text).expect("fixture parses");
+    let mut b = Recording { inner: ModelBackend::new(KernelConfig::default()), sharing: Vec::new() };
+    for step in &s.steps {
+        b.step(&s, step).expect("fixture runs");
+    }
+    b.inner.kernel().clone()
+}
+
+fn image_bytes(k: &Kernel) -> Vec<u8> {
+    let pids: Vec<_> = (1..=1).map(kmodel::kernel::Pid).collect();
+    container::checkpoint(k, &pids).expect("checkpoint").encode()
+}
+
+thread_local! {
+    static FIXTURE: (Kernel, Vec<u8>, Sharing) = {
+        let k = fixture();
+        let bytes = image_bytes(&k);
+        let sharing = container::sharing(&k);
+        (k, bytes, sharing)
+    };
+}
+
+/// `seed` picks a mutation of the fixture's image: a few bits flipped, a
+/// byte replaced, the image cut short, or bytes inserted.
+fn mutated(good: &[u8], seed: u64) -> Vec<u8> {
+    let mut rng = Rng::new(seed);
+    let mut bytes = good.to_vec();
+    match rng.below(4) {
+        0 => {
+            for _ in 0..=rng.below(4) {
+                let i = rng.below(bytes.len() as u64) as usize;
+                bytes[i] ^= 1 << rng.below(8);
+            }
+        }
+        1 => {
+            let i = rng.below(bytes.len() as u64) as usize;
+            bytes[i] = rng.next_u64() as u8;
+        }
+        2 => {
+            let n = rng.below(bytes.len() as u64) as usize;
+            bytes.truncate(n);
+        }
+        _ => {
+            let i = rng.below(bytes.len() as u64) as usize;
+            let extra: Vec<u8> = (0..rng.range(1, 8)).map(|_| rng.next_u64() as u8).collect();
+            bytes.splice(i..i, extra);
+        }
+    }
+    bytes
+}
+
+#[test]
+fn mutated_image_is_refused_or_restores_a_consistent_kernel() {
+    fn prop(seed: u64, reseal: bool) -> TestResult {
+        FIXTURE.with(|(k, good, before)| {
+            let mut bytes = mutated(good, seed);
+            if reseal {
+                container::image::reseal(&mut bytes);
+            } else if Image::decode(&bytes).is_ok() && bytes != *good {
+                return TestResult::error("a mutation passed the checksums");
+            }
+            let Ok(image) = Image::decode(&bytes) else { return TestResult::passed() };
+            let mut target = k.clone();
+            match container::restore(&mut target, &image) {
+                Err(_) if container::sharing(&target) != *before => TestResult::error("refused but half-restored"),
+                Err(_) => TestResult::passed(),
+                Ok(_) => TestResult::from_bool(target.check_invariants().is_ok()),
+            }
+        })
+    }
+    QuickCheck::new().tests(3000).quickcheck(prop as fn(u64, bool) -> TestResult);
+}
