@@ -25,8 +25,10 @@
 //! retransmission).
 //!
 //! The container's load is a [`Dirtier`]: it writes one byte into one
-//! page after another, cycling over every page of the container, at a
-//! fixed rate, on the source before the freeze and on the target after.
+//! page after another, in a fixed scattered order (a stride coprime with
+//! the page count, so each lap touches every page once, far from the
+//! order the pages are pushed in), at a fixed rate, on the source before
+//! the freeze and on the target after.
 //! Pages move for real: the target's pages get the source's bytes, so a
 //! test can check that the memory arrived whole.
 //!
@@ -222,7 +224,8 @@ impl Dirtier {
         if pages == 0 {
             return None;
         }
-        let at = base + self.cursor % pages;
+        let stride = if pages.is_multiple_of(STRIDE) { 1 } else { STRIDE };
+        let at = base + (self.cursor % pages) * stride % pages;
         self.cursor += 1;
         if self.cursor.is_multiple_of(pages) {
             self.byte = if self.byte == b'z' { b'a' } else { self.byte + 1 };
@@ -241,6 +244,11 @@ impl Dirtier {
         n
     }
 }
+
+/// The load's step through the pages: a prime, so that it is coprime with
+/// any page count that is not a multiple of it (for those, the order is
+/// sequential).
+const STRIDE: u64 = 7919;
 
 /// A container's memory in a fixed order: (pid, mapping, pages) by
 /// virtual pid, then by mapping.
@@ -529,7 +537,9 @@ pub fn migrate(
                 Some("one round, then post-copy")
             } else if dirty.len() as u64 <= config.stop_pages {
                 Some("dirty set small")
-            } else if dirty.len() >= to_send.len() {
+            } else if dirty.len() * 8 > to_send.len() * 7 {
+                // Shrank by less than an eighth: more rounds would only
+                // resend the same pages.
                 Some("dirty set stopped shrinking")
             } else if report.rounds >= config.max_rounds {
                 Some("round limit")

@@ -1,14 +1,17 @@
 //! Several hosts, each a whole [`Kernel`], joined by one simulated
 //! network.
 //!
-//! Every host has an uplink ([`tcp_sim::LinkParams`]: delay, bandwidth) to
-//! one switch; the path between two hosts goes up one uplink and down the
-//! other: its round trip is the sum of the two halves' round trips' halves
+//! Every host has an uplink ([`tcp_sim::LinkParams`]: its round trip to
+//! one switch, its bandwidth); the path between two hosts goes up one
+//! uplink and down the other: its round trip is the sum of the two uplinks'
 //! and its bandwidth the slower one. Migration traffic takes that path.
 //!
-//! Each host keeps its own [`tcp_sim::Network`] for the connections inside
-//! it (so a single-host run is exactly what it was before hosts existed);
-//! a TCP connection between two hosts is not modelled yet.
+//! A `World` keeps each host's own [`tcp_sim::Network`]: it migrates
+//! memory, processes and counters. The scenario backend
+//! (`kmodel::model::ModelBackend`) goes further: its hosts share one
+//! network (each endpoint tagged with its host, see `tcp_sim`'s
+//! `net::hosts`), so a TCP connection can span two hosts and follow a
+//! migrated container.
 
 use tcp_sim::{Duration, LinkParams};
 
@@ -103,12 +106,28 @@ impl World {
     }
 }
 
-/// The path through two uplinks: half of each round trip, the slower
+/// The path through two uplinks: the sum of their round trips, the slower
 /// bandwidth (0 means unlimited).
 pub fn path(a: LinkParams, b: LinkParams) -> LinkParams {
     let bandwidth = match (a.bandwidth, b.bandwidth) {
         (0, x) | (x, 0) => x,
         (x, y) => x.min(y),
     };
-    LinkParams { rtt: Duration(a.rtt.0 / 2 + b.rtt.0 / 2), bandwidth, ..a }
+    LinkParams { rtt: Duration(a.rtt.0 + b.rtt.0), bandwidth, ..a }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_sums_round_trips_and_takes_slower_bandwidth() {
+        let a = LinkParams { rtt: Duration::from_millis(1), bandwidth: 1_000_000_000, ..LinkParams::default() };
+        let b = LinkParams { rtt: Duration::from_millis(4), bandwidth: 100_000_000, ..LinkParams::default() };
+        let p = path(a, b);
+        assert_eq!((p.rtt, p.bandwidth), (Duration::from_millis(5), 100_000_000));
+        let local = LinkParams { rtt: Duration(0), bandwidth: 0, ..LinkParams::default() };
+        assert_eq!(path(local, b).rtt, b.rtt);
+        assert_eq!(path(local, b).bandwidth, b.bandwidth);
+    }
 }

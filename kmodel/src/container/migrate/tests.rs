@@ -6,7 +6,7 @@ use crate::kernel::{KernelConfig, UserRange};
 /// on the first: one process with `pages` pages, every one written.
 fn world(pages: u64) -> (World, VeId) {
     let mut w = World::new();
-    let link = LinkParams { rtt: Duration::from_millis(1), ..LinkParams::default() };
+    let link = LinkParams { rtt: Duration::from_micros(500), ..LinkParams::default() };
     let a = w.add_host("a", Kernel::new(KernelConfig::default()), link);
     w.add_host("b", Kernel::new(KernelConfig::default()), link);
     let k = &mut w.host_mut(a).kernel;
