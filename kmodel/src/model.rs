@@ -773,10 +773,10 @@ impl Backend for ModelBackend {
 
     fn step(&mut self, scenario: &Scenario, step: &Step) -> Result<StepResult, BackendError> {
         self.enter(step.within.as_deref());
-        if let Op::Declare(id) | Op::Open { name: id, .. } = step.op {
-            if let Some(c) = &step.within {
-                self.place.owner.insert(id.0, c.clone());
-            }
+        if let Op::Declare(id) | Op::Open { name: id, .. } = step.op
+            && let Some(c) = &step.within
+        {
+            self.place.owner.insert(id.0, c.clone());
         }
         self.kernel.set_stamp(Stamp { step: step.line as u32, time_ns: 0 });
         let alone = self.each_module_alone(scenario, step);
@@ -970,7 +970,8 @@ impl ModelBackend {
     fn process_by_name(&self, name: &str) -> Option<Pid> {
         if let (Some(c), "init") = (&self.place.within, name) {
             let ct = self.place.containers.get(c)?;
-            let k = if ct.host == self.place.current { &self.kernel } else { self.place.hosts[ct.host].kernel.as_ref()? };
+            let k =
+                if ct.host == self.place.current { &self.kernel } else { self.place.hosts[ct.host].kernel.as_ref()? };
             return k.container(ct.ve)?.find_vpid(1);
         }
         self.processes.get(&self.process_key(name)).copied()
@@ -993,11 +994,8 @@ impl ModelBackend {
     /// The kernel container `name` runs on, and its id there.
     fn container_kernel(&mut self, name: &str) -> Option<(&mut Kernel, crate::container::VeId)> {
         let ct = self.place.containers.get(name)?.clone();
-        let k = if ct.host == self.place.current {
-            &mut self.kernel
-        } else {
-            self.place.hosts[ct.host].kernel.as_mut()?
-        };
+        let k =
+            if ct.host == self.place.current { &mut self.kernel } else { self.place.hosts[ct.host].kernel.as_mut()? };
         Some((k, ct.ve))
     }
 
@@ -1051,10 +1049,10 @@ impl ModelBackend {
                     if self.place.owner.get(&i).map(String::as_str) != Some(name) {
                         continue;
                     }
-                    if let Some(Handle::Buffer(b)) = h {
-                        if let Some(nb) = m.maps.get(b) {
-                            *b = *nb;
-                        }
+                    if let Some(Handle::Buffer(b)) = h
+                        && let Some(nb) = m.maps.get(b)
+                    {
+                        *b = *nb;
                     }
                 }
                 let prefix = format!("{name}/");
@@ -1085,7 +1083,12 @@ impl ModelBackend {
     /// memory, thaw there (the retransmission timer re-armed), and the
     /// rest of the migration's time passes. Invariants of every host are
     /// checked after.
-    fn move_endpoints(&mut self, from: usize, to: usize, m: &crate::container::migrate::Migrated) -> Result<(), String> {
+    fn move_endpoints(
+        &mut self,
+        from: usize,
+        to: usize,
+        m: &crate::container::migrate::Migrated,
+    ) -> Result<(), String> {
         let r = &m.report;
         self.world_advance(r.frozen_at);
         for &s in &m.sockets {

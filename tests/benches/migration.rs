@@ -46,9 +46,8 @@ fn world() -> (World, kmodel::container::VeId) {
 
 fn migrate_once(strategy: Strategy, rate: u64) -> kmodel::container::MigrationReport {
     let (mut w, ve) = world();
-    let m = w
-        .migrate(HostId(0), ve, HostId(1), MigrationConfig::new(strategy), &mut Dirtier::new(rate))
-        .expect("migrate");
+    let m =
+        w.migrate(HostId(0), ve, HostId(1), MigrationConfig::new(strategy), &mut Dirtier::new(rate)).expect("migrate");
     m.report
 }
 
@@ -58,12 +57,16 @@ fn wall(c: &mut Criterion) {
     for s in STRATEGIES {
         for rate in [0, 15_000] {
             g.bench_function(format!("{} dirty={rate}", s.name()), |b| {
-                b.iter_batched(world, |(mut w, ve)| {
-                    black_box(
-                        w.migrate(HostId(0), ve, HostId(1), MigrationConfig::new(s), &mut Dirtier::new(rate))
-                            .expect("migrate"),
-                    )
-                }, criterion::BatchSize::LargeInput)
+                b.iter_batched(
+                    world,
+                    |(mut w, ve)| {
+                        black_box(
+                            w.migrate(HostId(0), ve, HostId(1), MigrationConfig::new(s), &mut Dirtier::new(rate))
+                                .expect("migrate"),
+                        )
+                    },
+                    criterion::BatchSize::LargeInput,
+                )
             });
         }
     }

@@ -31,19 +31,43 @@ fn container_verbs_parse_errors_name_line_column_and_expectation() {
     let cases: &[(&str, &str)] = &[
         ("container c mem=4\n", "c.scn:1:13: unknown resource 'mem': expected pages, pipes, sockets or files"),
         ("container c pages=4 pages=5\n", "c.scn:1:21: limit 'pages' given twice"),
-        ("container c pages\n", "c.scn:1:13: expected a limit like pages=16 (pages=, pipes=, sockets=, files=) or end of line, found 'pages'"),
+        (
+            "container c pages\n",
+            "c.scn:1:13: expected a limit like pages=16 (pages=, pipes=, sockets=, files=) or end of line, found 'pages'",
+        ),
         ("container c pages=x\n", "c.scn:1:13: expected a limit like 16, found 'x'"),
         ("in nowhere\nend\n", "c.scn:1:4: unknown container 'nowhere' (declare it with 'container NAME' first)"),
-        ("container c\nin c\nbuffer b 1\n", "c.scn:2:1: 'in c' has no 'end': expected a line 'end' after its operations"),
-        ("container c\nin c\ncontainer d\nend\n", "c.scn:3:1: 'container' inside 'in c' (line 2): close the block with 'end' first"),
-        ("container c\nin c\nmigrate c to local\nend\n", "c.scn:3:1: 'migrate' inside 'in c' (line 2): close the block with 'end' first"),
+        (
+            "container c\nin c\nbuffer b 1\n",
+            "c.scn:2:1: 'in c' has no 'end': expected a line 'end' after its operations",
+        ),
+        (
+            "container c\nin c\ncontainer d\nend\n",
+            "c.scn:3:1: 'container' inside 'in c' (line 2): close the block with 'end' first",
+        ),
+        (
+            "container c\nin c\nmigrate c to local\nend\n",
+            "c.scn:3:1: 'migrate' inside 'in c' (line 2): close the block with 'end' first",
+        ),
         ("container c\nthread t\nin c\nend\n", "c.scn:3:1: 'in' inside thread 't' (line 2): close it with 'end' first"),
         ("container c\nmigrate c far\n", "c.scn:2:11: expected 'to', found 'far'"),
-        ("container c\nmigrate c to far\n", "c.scn:2:14: unknown host 'far' (declare it with 'host NAME' first, or use local)"),
-        ("container c\nhost h\nmigrate c to h fast\n", "c.scn:3:16: expected 'precopy', 'postcopy', 'hybrid', dirty=N, into=BUF or end of line, found 'fast'"),
+        (
+            "container c\nmigrate c to far\n",
+            "c.scn:2:14: unknown host 'far' (declare it with 'host NAME' first, or use local)",
+        ),
+        (
+            "container c\nhost h\nmigrate c to h fast\n",
+            "c.scn:3:16: expected 'precopy', 'postcopy', 'hybrid', dirty=N, into=BUF or end of line, found 'fast'",
+        ),
         ("container c\nhost h\nmigrate c to h precopy hybrid\n", "c.scn:3:24: the strategy is given twice"),
-        ("container c\nhost h\npipe p\nmigrate c to h into=p\n", "c.scn:4:16: 'p' is a pipe, not a buffer: expected into=BUF"),
-        ("container c\nhost h\nmigrate c to h dirty=many\n", "c.scn:3:16: expected a number of page writes per second like 5000 or 10k, found 'many'"),
+        (
+            "container c\nhost h\npipe p\nmigrate c to h into=p\n",
+            "c.scn:4:16: 'p' is a pipe, not a buffer: expected into=BUF",
+        ),
+        (
+            "container c\nhost h\nmigrate c to h dirty=many\n",
+            "c.scn:3:16: expected a number of page writes per second like 5000 or 10k, found 'many'",
+        ),
         ("host local\n", "c.scn:1:6: host 'local' is the scenario's own machine: choose another name"),
         ("buffer c 1\ncontainer c\n", "c.scn:2:11: name 'c' is already declared on line 1"),
         ("container c\nhost c\n", "c.scn:2:6: name 'c' is already declared on line 1"),

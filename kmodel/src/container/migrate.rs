@@ -313,7 +313,11 @@ impl Layout {
         for &(pid, b, n) in &self.maps {
             if let Some(buf) = kernel.process(pid).and_then(|p| p.mm.get(&b)) {
                 out.extend(
-                    buf.ptes().iter().enumerate().filter(|(_, p)| matches!(p, Pte::Page(_))).map(|(i, _)| base + i as u64),
+                    buf.ptes()
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, p)| matches!(p, Pte::Page(_)))
+                        .map(|(i, _)| base + i as u64),
                 );
             }
             base += n;
@@ -351,10 +355,7 @@ pub fn compatibility(src: &Kernel, dst: &Kernel, name: &str) -> Vec<String> {
         out.push(format!("pipe limits differ (source {:?}, target {:?})", a.pipe_limits, b.pipe_limits));
     }
     if b.max_map_pages < a.max_map_pages {
-        out.push(format!(
-            "target maps at most {} pages per mapping, source {}",
-            b.max_map_pages, a.max_map_pages
-        ));
+        out.push(format!("target maps at most {} pages per mapping, source {}", b.max_map_pages, a.max_map_pages));
     }
     for m in src.lsm().names() {
         if !dst.lsm().names().contains(&m) {
@@ -600,10 +601,10 @@ pub fn migrate(
             if let Ok(p) = dst.proc_mut(dpid) {
                 p.fds.install_at(fd, f);
             }
-            if let Some(s) = f.socket() {
-                if !sockets.contains(&s) {
-                    sockets.push(s);
-                }
+            if let Some(s) = f.socket()
+                && !sockets.contains(&s)
+            {
+                sockets.push(s);
             }
         }
     }

@@ -166,7 +166,9 @@ impl Kernel {
             }
             Resource::Sockets => {
                 let mut socks: Vec<_> = procs
-                    .flat_map(|p| p.fds.iter().filter_map(|(_, f)| matches!(f.kind, FileKind::Socket(_)).then_some(f.kind)))
+                    .flat_map(|p| {
+                        p.fds.iter().filter_map(|(_, f)| matches!(f.kind, FileKind::Socket(_)).then_some(f.kind))
+                    })
                     .collect();
                 socks.sort_by_key(|k| match k {
                     FileKind::Socket(s) => s.0,
@@ -218,10 +220,8 @@ impl Kernel {
     /// Count a refusal of `r` for the caller's container (an operation
     /// that checks the limit itself and answers its own errno).
     pub(crate) fn ub_fail(&mut self, pid: Pid, r: Resource) {
-        if let Some(ve) = self.ve_of(pid) {
-            if let Some(c) = self.containers.get_mut(&ve) {
-                c.ub.count_failure(r);
-            }
+        if let Some(c) = self.ve_of(pid).and_then(|ve| self.containers.get_mut(&ve)) {
+            c.ub.count_failure(r);
         }
     }
 
@@ -300,10 +300,10 @@ impl Kernel {
             }
         }
         for (pid, p) in &self.procs {
-            if let Some(ve) = p.ve {
-                if self.containers.get(&ve).and_then(|c| c.vpid_of(*pid)).is_none() {
-                    return Err(format!("pid {} says it is in container {} but is not in its namespace", pid.0, ve.0));
-                }
+            if let Some(ve) = p.ve
+                && self.containers.get(&ve).and_then(|c| c.vpid_of(*pid)).is_none()
+            {
+                return Err(format!("pid {} says it is in container {} but is not in its namespace", pid.0, ve.0));
             }
         }
         Ok(())

@@ -15,7 +15,7 @@
 
 use tcp_sim::{Duration, LinkParams};
 
-use super::migrate::{self, Dirtier, MigrateError, MigrationConfig, Migrated};
+use super::migrate::{self, Dirtier, MigrateError, Migrated, MigrationConfig};
 use super::ve::VeId;
 use crate::kernel::Kernel;
 

@@ -425,16 +425,13 @@ impl Parser {
             return Ok(());
         };
         let mut cur = Cursor { toks: &toks, pos: 1, end_column: last.column + last.text.len() };
-        if let Some((name, at)) = &self.open_in {
-            if matches!(toks[0].text, "thread" | "in" | "container" | "host" | "migrate") {
-                return problem(
-                    toks[0].column,
-                    format!(
-                        "'{}' inside 'in {name}' (line {at}): close the block with 'end' first",
-                        escape(toks[0].text)
-                    ),
-                );
-            }
+        if let Some((name, at)) = &self.open_in
+            && matches!(toks[0].text, "thread" | "in" | "container" | "host" | "migrate")
+        {
+            return problem(
+                toks[0].column,
+                format!("'{}' inside 'in {name}' (line {at}): close the block with 'end' first", escape(toks[0].text)),
+            );
         }
         match toks[0].text {
             "thread" => return self.thread(line, &mut cur),
@@ -585,7 +582,10 @@ impl Parser {
             } else if let Some(b) = tok.text.strip_prefix("into=") {
                 let (id, obj) = self.lookup(b, tok)?;
                 if !matches!(obj.kind, ObjKind::Buffer { .. }) {
-                    return problem(tok.column, format!("'{b}' is {}, not a buffer: expected into=BUF", kind_phrase(&obj.kind)));
+                    return problem(
+                        tok.column,
+                        format!("'{b}' is {}, not a buffer: expected into=BUF", kind_phrase(&obj.kind)),
+                    );
                 }
                 if into.replace(id).is_some() {
                     return problem(tok.column, "'into=' given twice");

@@ -167,3 +167,92 @@ impl Network {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::link::{LinkParams, Mode};
+    use crate::time::Duration;
+
+    /// Run every event on its host's memory until `t`.
+    fn run_until(net: &mut Network, arenas: &mut [PageArena; 2], t: Instant) {
+        while let Some((at, h)) = net.next_event() {
+            if at > t {
+                break;
+            }
+            net.set_local_host(h);
+            assert!(net.step(&mut arenas[h as usize]));
+        }
+        net.set_local_host(0);
+        net.advance_to(&mut arenas[0], t);
+    }
+
+    #[test]
+    fn endpoint_moves_to_other_host_mid_stream_and_every_byte_arrives_once_in_order() {
+        let mut arenas = [PageArena::new(), PageArena::new()];
+        let mut net = Network::new();
+        let link = LinkParams { rtt: Duration::from_millis(10), bandwidth: 8_000_000, ..LinkParams::default() };
+        let (tx, rx) = net.connect(Mode::Link(link));
+        let mut sent = Vec::new();
+        for (i, b) in [b'a', b'b', b'c', b'd'].into_iter().enumerate() {
+            let n = net.send_copy(&mut arenas[0], tx, Source::Fill { byte: b, len: 16384 }, false).unwrap();
+            assert_eq!(n, 16384, "chunk {i}");
+            sent.extend(std::iter::repeat_n(b, n));
+        }
+        run_until(&mut net, &mut arenas, Instant(15_000_000));
+        // Freeze, let the peer's ACKs hit the frozen endpoint, move it.
+        net.freeze(tx);
+        run_until(&mut net, &mut arenas, Instant(60_000_000));
+        assert!(net.stats().dropped_frozen > 0, "ACKs reached the frozen endpoint");
+        let [a, b] = &mut arenas;
+        let mut map = HashMap::new();
+        net.rehome(tx, a, b, 1, &mut map).unwrap();
+        assert_eq!(net.host_of(tx), Some(1));
+        a.check_teardown().unwrap();
+        net.set_local_host(1);
+        net.thaw(&mut arenas[1], tx);
+        net.set_local_host(0);
+        run_until(&mut net, &mut arenas, Instant(2_000_000_000));
+        let mut got = Vec::new();
+        net.recv(&mut arenas[0], rx, 1 << 20, &mut got).unwrap();
+        assert_eq!(got, sent);
+        assert!(net.info(tx).unwrap().stats.timeouts > 0, "the restored queue was retransmitted");
+        // Each host's invariant: only its endpoints' pages are counted.
+        net.set_local_host(1);
+        assert_eq!(net.refs().count(), 0, "everything acknowledged and released");
+        net.close(&mut arenas[1], tx);
+        net.set_local_host(0);
+        net.close(&mut arenas[0], rx);
+        run_until(&mut net, &mut arenas, Instant(10_000_000_000));
+        for a in &arenas {
+            a.check_teardown().unwrap();
+        }
+    }
+
+    #[test]
+    fn loopback_endpoint_cannot_move_alone() {
+        let (mut a, mut b) = (PageArena::new(), PageArena::new());
+        let mut net = Network::new();
+        let (tx, _rx) = net.connect(Mode::Loopback);
+        let err = net.rehome(tx, &mut a, &mut b, 1, &mut HashMap::new()).unwrap_err();
+        assert!(err.contains("loopback"), "{err}");
+    }
+
+    #[test]
+    fn events_of_another_host_wait_for_it() {
+        let mut arenas = [PageArena::new(), PageArena::new()];
+        let mut net = Network::new();
+        net.set_local_host(1);
+        let (tx, rx) = net.connect(Mode::Link(LinkParams::default()));
+        net.set_host(rx, 0);
+        net.send_copy(&mut arenas[1], tx, Source::Fill { byte: 1, len: 100 }, false).unwrap();
+        // Host 0 runs: the data's arrival is its own, the ACK's is host 1's.
+        net.set_local_host(0);
+        assert!(net.step(&mut arenas[0]), "the data arrives at host 0's endpoint");
+        let (_, h) = net.next_event().unwrap();
+        assert_eq!(h, 1);
+        assert!(!net.step(&mut arenas[0]), "host 0 does not run host 1's event");
+        net.set_local_host(1);
+        assert!(net.step(&mut arenas[1]));
+    }
+}

@@ -135,8 +135,7 @@ fn incompatible_target_names_each_mismatch_and_changes_nothing() {
     let mut other = Kernel::new(cfg);
     other.create_container("web", &[]).unwrap();
     let c = w.add_host("c", other, LinkParams::default());
-    let err =
-        w.migrate(HostId(0), ve, c, MigrationConfig::new(Strategy::PreCopy), &mut Dirtier::new(0)).unwrap_err();
+    let err = w.migrate(HostId(0), ve, c, MigrationConfig::new(Strategy::PreCopy), &mut Dirtier::new(0)).unwrap_err();
     let MigrateError::Incompatible(m) = &err else { panic!("{err}") };
     assert_eq!(m.len(), 3, "{err}");
     assert!(m[0].contains("pipe limits"), "{err}");
