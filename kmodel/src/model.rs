@@ -904,6 +904,68 @@ impl ModelBackend {
 }
 
 impl ModelBackend {
+    /// The mapping id of each of the scenario's buffers that was mapped, by
+    /// name: the `object` of its pages' [`Holder::user`] references.
+    pub fn buffer_ids(&self, scenario: &Scenario) -> Vec<(String, u32)> {
+        (0..scenario.objects.len())
+            .filter_map(|i| match self.handle(crate::scenario::ObjId(i)) {
+                Handle::Buffer(b) if b != UNMAPPED => Some((scenario.objects[i].name.clone(), b.0)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+impl ModelBackend {
+    /// What each of the scenario's pipes holds, slot by slot from the
+    /// tail: `pipe p: 2 slots, 4196 bytes: [4096 bytes of buf page 0:
+    /// 'A'x4096] [100 bytes: 'x'x100]` (a slot names the user page it
+    /// holds; pages the pipe or a file owns are shown by their bytes).
+    pub fn pipe_contents(&self, scenario: &Scenario) -> Vec<String> {
+        let pages = self.kernel.pages();
+        let buffers = self.buffer_ids(scenario);
+        let mut out = Vec::new();
+        for i in 0..scenario.objects.len() {
+            let Handle::Pipe { id, .. } = self.handle(crate::scenario::ObjId(i)) else { continue };
+            let name = &scenario.objects[i].name;
+            let Some(pipe) = self.kernel.pipe(id) else {
+                out.push(format!("pipe {name}: closed"));
+                continue;
+            };
+            let slots = pipe.occupancy();
+            let mut line =
+                format!("pipe {name}: {slots} slot{}, {} bytes", if slots == 1 { "" } else { "s" }, pipe.len_bytes());
+            // Consecutive slots that read alike are shown once, with a count.
+            let mut shown: Vec<(String, usize)> = Vec::new();
+            for b in pipe.buffers() {
+                let mut bytes = Vec::new();
+                pages.read_into(b.page, b.offset as usize, b.len as usize, &mut bytes);
+                let mut runs = String::new();
+                crate::scenario::write_runs(&mut runs, &bytes);
+                let user = pages.holders(b.page).iter().find(|h| h.kind == HolderKind::User).and_then(|h| {
+                    buffers.iter().find(|(_, id)| *id == h.object).map(|(n, _)| format!(" of {n} page {}", h.index))
+                });
+                let of = if b.page == pages.zero_page() {
+                    " of the zero page".to_string()
+                } else {
+                    user.unwrap_or_default()
+                };
+                let slot = format!("[{} bytes{of}: {runs}]", b.len);
+                match shown.last_mut() {
+                    Some((last, n)) if *last == slot => *n += 1,
+                    _ => shown.push((slot, 1)),
+                }
+            }
+            for (slot, n) in shown {
+                let _ = if n > 1 { write!(line, " {slot} x{n}") } else { write!(line, " {slot}") };
+            }
+            out.push(line);
+        }
+        out
+    }
+}
+
+impl ModelBackend {
     /// Bytes a write at `line` has put in its pipe (or a `recv` has taken
     /// from its socket) so far while it waits to go on (0 when none is
     /// waiting).

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::explore::{self, ExploreConfig, MAX_BOUND, Progress, describe, replay_text, schedule_names};
-use crate::kernel::KernelConfig;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::kernel::{KernelConfig, KernelVariant};
 use crate::render::timeline;
 use crate::scenario;
 
@@ -30,12 +32,20 @@ pub(super) struct ExploreArgs {
     /// (as printed after a violation).
     #[arg(long, value_delimiter = ',', conflicts_with_all = ["random", "max_schedules"])]
     schedule: Option<Vec<String>>,
-    /// No progress lines on standard error.
+    /// No progress on standard error.
     #[arg(long)]
     quiet: bool,
+    /// Which kernel runs it: today, 2006 or copy.
+    #[arg(long, default_value = "today")]
+    kernel: KernelVariant,
 }
 
-fn print_finding(sc: &scenario::Scenario, violation: &explore::Violation, trace: &[explore::Executed]) -> ExitCode {
+pub(super) fn print_finding(
+    sc: &scenario::Scenario,
+    violation: &explore::Violation,
+    trace: &[explore::Executed],
+    kernel: KernelConfig,
+) -> ExitCode {
     outln!("{}", describe(sc, violation));
     let names = schedule_names(sc, violation, trace);
     outln!();
@@ -47,7 +57,7 @@ fn print_finding(sc: &scenario::Scenario, violation: &explore::Violation, trace:
         outln!("    {line}");
     }
     if let Ok(replayed) = scenario::parse("replay", &replay)
-        && let Ok(t) = timeline(&replayed, KernelConfig::default())
+        && let Ok(t) = timeline(&replayed, kernel)
     {
         outln!();
         outln!("timeline of the replay (who holds each run of pages after each step):");
@@ -70,12 +80,12 @@ pub(super) fn cmd_explore(args: &ExploreArgs) -> ExitCode {
         bound: args.bound as usize,
         random: args.random.map(|n| (n, args.seed)),
         max_schedules: args.max_schedules,
-        kernel: KernelConfig::default(),
+        kernel: KernelConfig { variant: args.kernel, ..KernelConfig::default() },
     };
     if let Some(names) = &args.schedule {
         return match explore::run_schedule(&sc, &config, names) {
             Ok(run) => match run.violation {
-                Some(v) => print_finding(&sc, &v, &run.trace),
+                Some(v) => print_finding(&sc, &v, &run.trace, config.kernel),
                 None => {
                     outln!("no violation in this schedule ({} steps)", run.trace.len());
                     ExitCode::SUCCESS
@@ -87,19 +97,34 @@ pub(super) fn cmd_explore(args: &ExploreArgs) -> ExitCode {
             }
         };
     }
-    let quiet = args.quiet;
+    // A spinner (or a bar for --random N) when standard error is a
+    // terminal; a progress line per report otherwise.
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let bar = match (args.quiet, tty) {
+        (true, _) | (false, false) => ProgressBar::hidden(),
+        (false, true) => ProgressBar::with_draw_target(config.random.map(|(n, _)| n), ProgressDrawTarget::stderr()),
+    };
+    let template = if config.random.is_some() {
+        "explore {bar:30} {pos}/{len} schedules, {msg}"
+    } else {
+        "explore {spinner} {pos} schedules, {msg}"
+    };
+    bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    if !args.quiet && tty {
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    }
+    let lines = !args.quiet && !tty;
     let mut report = |p: &Progress| {
-        if !quiet {
-            let secs = p.elapsed.as_secs_f64().max(1e-9);
+        let secs = p.elapsed.as_secs_f64().max(1e-9);
+        let rate = p.states as f64 / secs;
+        if lines {
             eprintln!(
-                "explore: {} schedules, {} states ({:.0} states/s), deepest {} steps, {:.1} s",
-                p.schedules,
-                p.states,
-                p.states as f64 / secs,
-                p.max_depth,
-                secs
+                "explore: {} schedules, {} states ({rate:.0} states/s), deepest {} steps, {secs:.1} s",
+                p.schedules, p.states, p.max_depth
             );
         }
+        bar.set_message(format!("{} states ({rate:.0}/s), deepest {} steps", p.states, p.max_depth));
+        bar.set_position(p.schedules);
     };
     let summary = match explore::explore(&sc, &config, &mut report) {
         Ok(s) => s,
@@ -108,6 +133,7 @@ pub(super) fn cmd_explore(args: &ExploreArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
+    bar.finish_and_clear();
     let p = summary.progress;
     let mode = match config.random {
         Some((n, seed)) => format!("{n} random schedules, seed {seed}"),
@@ -118,10 +144,10 @@ pub(super) fn cmd_explore(args: &ExploreArgs) -> ExitCode {
     match summary.finding {
         Some(f) => {
             if let explore::Violation::Invariant(_) = f.violation {
-                let _ = print_finding(&sc, &f.violation, &f.trace);
+                let _ = print_finding(&sc, &f.violation, &f.trace, config.kernel);
                 return ExitCode::from(EXIT_BACKEND);
             }
-            print_finding(&sc, &f.violation, &f.trace)
+            print_finding(&sc, &f.violation, &f.trace, config.kernel)
         }
         None => {
             outln!(

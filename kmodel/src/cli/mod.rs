@@ -22,6 +22,9 @@ macro_rules! out {
 mod diff;
 mod explore;
 mod image;
+mod quiz;
+mod story;
+mod sweep;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -30,7 +33,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::kernel::KernelConfig;
+use crate::kernel::{KernelConfig, KernelVariant};
 use crate::linux::{LinuxBackend, LinuxOptions};
 use crate::model::ModelBackend;
 use crate::render::timeline;
@@ -72,6 +75,10 @@ enum Command {
         /// (model only; written to standard error with the results).
         #[arg(long)]
         timeline: bool,
+        /// Which kernel the model plays (model only): today's, the 2006
+        /// patch (F_GETPSZ/F_SETPSZ, no F_SETPIPE_SZ), or vmsplice as a copy.
+        #[arg(long, default_value = "today")]
+        kernel: KernelVariant,
         #[command(flatten)]
         linux: LinuxArgs,
     },
@@ -98,8 +105,28 @@ enum Command {
     /// Read checkpoint images (written by a scenario's `checkpoint FILE`).
     #[command(subcommand)]
     Image(image::ImageCommand),
-    /// Tell the built-in story (the default command).
-    Story,
+    /// Tell a story of the catalogue: its narrative, its run with the page
+    /// timeline, and what each kernel variant makes of it. With no name,
+    /// the built-in story (the default command).
+    ///
+    /// Exit status: the run's (0 ok, 1 an `expect` failed or a threaded
+    /// story has a violation, 3 blocked), 2 an unknown story.
+    Story(story::StoryArgs),
+    /// List the stories in scenarios/ with one line each, and the claims of
+    /// the 2006 page each one shows.
+    Stories(story::StoriesArgs),
+    /// Run a scenario with simulated links over a grid of link parameters
+    /// (in parallel) and report each point's distribution of the buffer's
+    /// time until reusable and its hazards; CSV and an SVG plot on request.
+    ///
+    /// Exit status: 0 ok, 2 bad input (file, parameter, range, output
+    /// path), 4 the model failed.
+    Sweep(sweep::SweepArgs),
+    /// An exercise: a small random scenario (same seed, same quiz) asking
+    /// what marked lines return and which pages are busy at the end;
+    /// `--answers` gives the model's answers with the reasons, `--reverse`
+    /// asks for the operations behind a final state.
+    Quiz(quiz::QuizArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -192,7 +219,7 @@ fn blocked_message(scenario: &Scenario, report: &Report) {
     }
 }
 
-fn cmd_run(file: &Path, on: On, show_timeline: bool, linux: &LinuxArgs) -> ExitCode {
+fn cmd_run(file: &Path, on: On, show_timeline: bool, variant: KernelVariant, linux: &LinuxArgs) -> ExitCode {
     let scenario = match load(file) {
         Ok(s) => s,
         Err(e) => {
@@ -200,8 +227,13 @@ fn cmd_run(file: &Path, on: On, show_timeline: bool, linux: &LinuxArgs) -> ExitC
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
+    if on == On::Linux && variant != KernelVariant::Today {
+        eprintln!("kmodel: --kernel {variant} plays a kernel variant on the model; the host runs only itself");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    let config = KernelConfig { variant, ..KernelConfig::default() };
     let result = match (on, show_timeline) {
-        (On::Model, true) => match timeline(&scenario, KernelConfig::default()) {
+        (On::Model, true) => match timeline(&scenario, config) {
             Ok(t) => {
                 out!("{}", t.report.output());
                 eprint!("{t}");
@@ -209,9 +241,7 @@ fn cmd_run(file: &Path, on: On, show_timeline: bool, linux: &LinuxArgs) -> ExitC
             }
             Err(e) => Err(e.to_string()),
         },
-        (On::Model, false) => {
-            run_on(&scenario, &mut ModelBackend::new(KernelConfig::default()).with_checkpoint_dir("."))
-        }
+        (On::Model, false) => run_on(&scenario, &mut ModelBackend::new(config).with_checkpoint_dir(".")),
         (On::Linux, _) => {
             LinuxBackend::new(linux.options()).map_err(|e| e.to_string()).and_then(|mut b| run_on(&scenario, &mut b))
         }
@@ -228,7 +258,7 @@ fn cmd_run(file: &Path, on: On, show_timeline: bool, linux: &LinuxArgs) -> ExitC
     }
 }
 
-fn cmd_story() -> ExitCode {
+fn cmd_builtin_story(variant: KernelVariant) -> ExitCode {
     let scenario = match scenario::parse("story_double_buffer.scenario", STORY) {
         Ok(s) => s,
         Err(e) => {
@@ -243,7 +273,11 @@ fn cmd_story() -> ExitCode {
     outln!("Each operation, its result, and who holds each run of the buffer's pages");
     outln!("afterwards ([busy]: a kernel object holds them; [free]: only the program):");
     outln!();
-    match timeline(&scenario, KernelConfig::default()) {
+    if variant != KernelVariant::Today {
+        outln!("Told by the kernel variant '{variant}': {}", variant.summary());
+        outln!();
+    }
+    match timeline(&scenario, KernelConfig { variant, ..KernelConfig::default() }) {
         Ok(t) => {
             out!("{t}");
             outln!();
@@ -267,8 +301,12 @@ fn cmd_story() -> ExitCode {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        None | Some(Command::Story) => cmd_story(),
-        Some(Command::Run { file, on, timeline, linux }) => cmd_run(&file, on, timeline, &linux),
+        None => cmd_builtin_story(KernelVariant::Today),
+        Some(Command::Story(args)) => story::cmd_story(&args),
+        Some(Command::Stories(args)) => story::cmd_stories(&args),
+        Some(Command::Sweep(args)) => sweep::cmd_sweep(&args),
+        Some(Command::Quiz(args)) => quiz::cmd_quiz(&args),
+        Some(Command::Run { file, on, timeline, kernel, linux }) => cmd_run(&file, on, timeline, kernel, &linux),
         Some(Command::Diff { files, linux }) => diff::cmd_diff(&files, &linux.options()),
         Some(Command::Explore(args)) => explore::cmd_explore(&args),
         Some(Command::Image(cmd)) => image::cmd_image(&cmd),

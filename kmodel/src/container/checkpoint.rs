@@ -147,6 +147,12 @@ pub fn checkpoint(kernel: &Kernel, pids: &[Pid]) -> Result<Image, CheckpointErro
             s.0
         )));
     }
+    if kernel.config().variant != crate::kernel::KernelVariant::Today {
+        return Err(CheckpointError::Unsupported(format!(
+            "kernel variant {:?}: this format version saves today's kernel only",
+            kernel.config().variant
+        )));
+    }
     if let Some((_, c)) = kernel.containers().next() {
         return Err(CheckpointError::Unsupported(format!(
             "container {}: containers (virtual pids, beancounters) are not saved by this format version",
@@ -209,7 +215,7 @@ pub fn checkpoint(kernel: &Kernel, pids: &[Pid]) -> Result<Image, CheckpointErro
 }
 
 fn meta(kernel: &Kernel, pids: &BTreeSet<Pid>) -> Meta {
-    let KernelConfig { pipe_limits, max_map_pages, event_log } = *kernel.config();
+    let KernelConfig { pipe_limits, max_map_pages, event_log, variant: _ } = *kernel.config();
     let pipe_buffer::SizeLimits { pipe_max_size, cap_sys_resource } = pipe_limits;
     let mut features = vec!["pages".to_owned(), "files".to_owned(), "vfs".to_owned()];
     if kernel.pipes.values().next().is_some() {

@@ -121,6 +121,9 @@ pub fn build(image: &Image) -> Result<(Kernel, RestoreReport), RestoreError> {
         pipe_limits: SizeLimits { pipe_max_size: m.config.pipe_max_size, cap_sys_resource: m.config.cap_sys_resource },
         max_map_pages: m.config.max_map_pages,
         event_log: m.config.event_log,
+        // Format version 1 saves today's kernel only (checkpoint refuses
+        // the others).
+        variant: crate::kernel::KernelVariant::Today,
     };
     let mut k = Kernel::new(config);
     k.procs.clear();

@@ -12,8 +12,9 @@ impl Kernel {
     /// arena recorded for each live page are exactly the references the
     /// objects hold (user page tables, pipe slots, page caches, the zero
     /// page's permanent one), no object points at a freed page, every pipe
-    /// ring is well formed, and each pipe's reader and writer counts match
-    /// the open descriptors.
+    /// ring is well formed, each pipe's reader and writer counts match
+    /// the open descriptors, and under [`super::KernelVariant::Copy`] no
+    /// pipe slot holds a user page taken by vmsplice.
     ///
     /// Tests call this after every step.
     ///
@@ -32,9 +33,18 @@ impl Kernel {
                 }
             }
         }
+        let copy = self.config.variant == super::KernelVariant::Copy;
         for pipe in self.pipes.values() {
             pipe.check_invariants(&self.pages).map_err(InvariantError)?;
             for buf in pipe.buffers() {
+                // Under the copy variant vmsplice never gives a pipe the
+                // program's page: only kernel copies are in pipes.
+                if copy && buf.origin == pipe_buffer::BufOrigin::User {
+                    return Err(InvariantError(format!(
+                        "kernel variant copy: a pipe slot holds a user page ({})",
+                        buf.page
+                    )));
+                }
                 want.entry(buf.page).or_default().push(pipe.holder());
             }
         }

@@ -20,6 +20,7 @@ mod sys_net;
 mod sys_rw;
 mod sys_splice;
 mod threaded;
+mod variant;
 
 use std::collections::BTreeMap;
 
@@ -34,6 +35,7 @@ pub use sys_net::SendFlags;
 pub use sys_rw::Fcntl;
 pub use sys_splice::SpliceFlags;
 pub use threaded::SharedKernel;
+pub use variant::KernelVariant;
 
 /// The answer of a call that would sleep forever: in a single-threaded
 /// kernel nobody can wake it. Linux would hang; the scenario runner reports
@@ -75,11 +77,19 @@ pub struct KernelConfig {
     /// Whether page events are logged (timelines need it; benchmarks turn
     /// it off).
     pub event_log: bool,
+    /// Which kernel: today's, the 2006 patch, or vmsplice as a copy
+    /// (`--kernel`).
+    pub variant: KernelVariant,
 }
 
 impl Default for KernelConfig {
     fn default() -> Self {
-        KernelConfig { pipe_limits: SizeLimits::default(), max_map_pages: 1 << 22, event_log: true }
+        KernelConfig {
+            pipe_limits: SizeLimits::default(),
+            max_map_pages: 1 << 22,
+            event_log: true,
+            variant: KernelVariant::Today,
+        }
     }
 }
 
@@ -97,6 +107,8 @@ pub struct Kernel {
     pub(crate) vfs: crate::vfs::Vfs,
     /// The security modules.
     pub(crate) lsm: crate::lsm::Lsm,
+    /// Bytes the kernel copied (see [`Kernel::copied_bytes`]).
+    pub(crate) copied: u64,
     /// The containers running on this machine.
     pub(crate) containers: BTreeMap<crate::container::VeId, crate::container::Container>,
     pub(crate) next_id: u32,
@@ -121,6 +133,10 @@ impl Kernel {
         vfs.path_get(fs.root);
         vfs.path_get(fs.pwd);
         vfs.namespaces.get_mut(&fs.ns).expect("the first namespace").users += 1;
+        let mut lsm = crate::lsm::Lsm::default();
+        if config.variant == KernelVariant::Y2006 {
+            lsm.set_era(crate::lsm::Era::Y2006);
+        }
         Kernel {
             pages,
             pipes: PipeMap::default(),
@@ -129,7 +145,8 @@ impl Kernel {
             config,
             net: tcp_sim::Network::new(),
             vfs,
-            lsm: crate::lsm::Lsm::default(),
+            lsm,
+            copied: 0,
             containers: BTreeMap::new(),
             next_id: 1,
         }
@@ -148,6 +165,16 @@ impl Kernel {
     /// The configuration.
     pub fn config(&self) -> &KernelConfig {
         &self.config
+    }
+
+    /// Bytes the kernel has copied between user memory and kernel pages or
+    /// between kernel pages (read, write, pwrite, recv, send without
+    /// zero-copy, vmsplice to user memory, vmsplice under
+    /// [`KernelVariant::Copy`], splice into a file, sendfile between files);
+    /// passing page references (vmsplice today, splice between pipes and
+    /// into sockets, tee) copies nothing.
+    pub fn copied_bytes(&self) -> u64 {
+        self.copied
     }
 
     /// Stamp the page events that follow with `stamp` (the scenario step).

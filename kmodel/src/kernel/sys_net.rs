@@ -223,6 +223,12 @@ impl Kernel {
     /// `EBADF`, `ENOTSOCK` (not a socket), `ECONNRESET`, `EPIPE`,
     /// `ETIMEDOUT`, [`BLOCKED`].
     pub fn recv(&mut self, pid: Pid, fd: Fd, len: u64, out: &mut Vec<u8>) -> Result<usize, Errno> {
+        let n = self.recv_inner(pid, fd, len, out)?;
+        self.copied += n as u64;
+        Ok(n)
+    }
+
+    fn recv_inner(&mut self, pid: Pid, fd: Fd, len: u64, out: &mut Vec<u8>) -> Result<usize, Errno> {
         let file = self.file(pid, fd)?;
         let s = file.socket().ok_or(Errno::ENOTSOCK)?;
         let len = len.min(MAX_RW_COUNT) as usize;
@@ -283,6 +289,7 @@ impl Kernel {
             match self.sock_write(s, Source::Slice(&bytes), nonblock, more) {
                 Ok(k) => {
                     done += k;
+                    self.copied += k as u64;
                     if k < n {
                         break;
                     }

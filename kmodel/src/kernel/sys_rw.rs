@@ -46,14 +46,21 @@ impl Kernel {
             FileKind::PipeRead(id) | FileKind::PipeWrite(id) => {
                 let Kernel { pipes, pages, .. } = self;
                 let pipe = pipes.get_mut(&id).expect("open pipe end without pipe");
-                pipe.read_into(pages, len, file.nonblock, out).map_err(pipe_errno)
+                let n = pipe.read_into(pages, len, file.nonblock, out).map_err(pipe_errno)?;
+                self.copied += n as u64;
+                Ok(n)
             }
             FileKind::Regular(ino) => {
                 let n = self.inodes[&ino].read_at(&self.pages, file.pos, len, out);
                 self.file_mut(pid, fd)?.pos += n as u64;
+                self.copied += n as u64;
                 Ok(n)
             }
-            FileKind::Socket(s) => self.sock_read(s, len, file.nonblock, out),
+            FileKind::Socket(s) => {
+                let n = self.sock_read(s, len, file.nonblock, out)?;
+                self.copied += n as u64;
+                Ok(n)
+            }
         }
     }
 
@@ -74,6 +81,14 @@ impl Kernel {
     /// # Errors
     /// As [`write`](Self::write), with the bytes written before it.
     pub fn write_progress(&mut self, pid: Pid, fd: Fd, src: Source<'_>) -> Result<usize, (Errno, usize)> {
+        let r = self.write_progress_inner(pid, fd, src);
+        self.copied += match r {
+            Ok(n) | Err((_, n)) => n as u64,
+        };
+        r
+    }
+
+    fn write_progress_inner(&mut self, pid: Pid, fd: Fd, src: Source<'_>) -> Result<usize, (Errno, usize)> {
         let file = self.file(pid, fd).map_err(|e| (e, 0))?;
         if !file.writable {
             return Err((Errno::EBADF, 0));
@@ -130,7 +145,9 @@ impl Kernel {
         let src = cap(src);
         let FileKind::Regular(ino) = file.kind else { unreachable!("writable seekable files are regular") };
         let Kernel { inodes, pages, .. } = self;
-        Ok(inodes.get_mut(&ino).expect("open file without inode").write_at(pages, offset, src))
+        let n = inodes.get_mut(&ino).expect("open file without inode").write_at(pages, offset, src);
+        self.copied += n as u64;
+        Ok(n)
     }
 
     /// fcntl(2).
@@ -147,6 +164,17 @@ impl Kernel {
                 self.file_mut(pid, fd)?.nonblock = on;
                 return Ok(0);
             }
+            _ => {}
+        }
+        // The 2006 kernel had neither F_GETPIPE_SZ nor F_SETPIPE_SZ (Linux
+        // 2.6.35): fcntl's default case, -EINVAL, before any look at the file.
+        // The 2006 patch answered its two commands in do_fcntl, for any
+        // open descriptor: F_GETPSZ with the constant PIPE_BUFFERS (pipes
+        // could not be resized), F_SETPSZ with -EINVAL.
+        let y2006 = self.config.variant == super::KernelVariant::Y2006;
+        match cmd {
+            Fcntl::GetPipeSz | Fcntl::SetPipeSz(_) | Fcntl::SetPsz(_) if y2006 => return Err(Errno::EINVAL),
+            Fcntl::GetPsz if y2006 => return Ok(pipe_buffer::PIPE_DEF_BUFFERS as usize),
             _ => {}
         }
         let id = file.pipe().ok_or(Errno::EBADF)?;

@@ -1,6 +1,6 @@
 //! vmsplice, splice, tee and sendfile (fs/splice.c, fs/read_write.c).
 
-use page_refs::PAGE_SIZE;
+use page_refs::{Holder, PAGE_SIZE};
 use pipe_buffer::{BufFlags, BufOrigin, PIPE_DEF_BUFFERS};
 
 use super::file::{Fd, File, FileKind, PipeId};
@@ -70,11 +70,14 @@ impl Kernel {
             }
         };
         let id = file.pipe().ok_or(Errno::EBADF)?;
-        if file.writable {
-            self.vmsplice_to_pipe(pid, id, ranges, flags)
+        let n = if file.writable {
+            self.vmsplice_to_pipe(pid, id, ranges, flags)?
         } else {
-            self.vmsplice_to_user(pid, id, ranges, flags)
-        }
+            let n = self.vmsplice_to_user(pid, id, ranges, flags)?;
+            self.copied += n as u64;
+            n
+        };
+        Ok(n)
     }
 
     fn vmsplice_to_pipe(
@@ -84,17 +87,31 @@ impl Kernel {
         iov: &[UserRange],
         flags: SpliceFlags,
     ) -> Result<usize, Errno> {
-        let Kernel { pipes, pages, procs, .. } = self;
+        let copy = self.config.variant == super::KernelVariant::Copy;
+        let Kernel { pipes, pages, procs, copied, .. } = self;
         let pipe = pipes.get_mut(&id).expect("open pipe end without pipe");
         pipe.wait_for_space(flags.nonblock).map_err(pipe_errno)?;
         let mm = &mut procs.get_mut(&pid).ok_or(Errno::ESRCH)?.mm;
-        let buf_flags = if flags.gift { BufFlags::GIFT } else { BufFlags::NONE };
+        let buf_flags = if flags.gift && !copy { BufFlags::GIFT } else { BufFlags::NONE };
         let mut total = 0usize;
         for r in iov {
             let buf = mm.get_mut(&r.buffer).ok_or(Errno::EFAULT)?;
             for (index, offset, len) in UserBuffer::pieces(r.start, r.len) {
-                let page = buf.gup_read(pages, index);
-                match pipe.add_page(pages, page, offset, len, buf_flags, BufOrigin::User) {
+                let user_page = buf.gup_read(pages, index);
+                let added = if copy {
+                    // The copy variant: a page of the kernel's own with a copy
+                    // of the user's bytes; the pipe's reference is its only one.
+                    let page = pages.alloc_copy(user_page, Holder::KERNEL);
+                    let added = pipe.add_page(pages, page, offset, len, buf_flags, BufOrigin::Anon);
+                    pages.put(page, Holder::KERNEL);
+                    if let Ok(n) = added {
+                        *copied += n as u64;
+                    }
+                    added
+                } else {
+                    pipe.add_page(pages, user_page, offset, len, buf_flags, BufOrigin::User)
+                };
+                match added {
                     Ok(n) => total += n,
                     Err(e) => {
                         return if total > 0 { Ok(total) } else { Err(pipe_errno(e)) };
@@ -203,6 +220,7 @@ impl Kernel {
                         at += n as u64;
                     })
                     .map_err(pipe_errno)?;
+                self.copied += n as u64;
                 self.advance(pid, fd_out, off_out, pos, n)?;
                 Ok(n)
             }
@@ -360,6 +378,7 @@ impl Kernel {
                 let ino = regular(&input)?;
                 let out_ino = regular(&output)?;
                 let n = self.copy_file_range_locked(ino, pos, out_ino, output.pos, count);
+                self.copied += n as u64;
                 self.file_mut(pid, fd_out)?.pos += n as u64;
                 n
             }
