@@ -1157,7 +1157,7 @@ impl ModelBackend {
             self.kernel.net.freeze(s);
         }
         self.world_advance(r.downtime);
-        let mut map = std::collections::HashMap::new();
+        let mut map = m.frames.clone();
         let mut net = std::mem::take(&mut self.kernel.net);
         let cur = self.place.current;
         let moved = {

@@ -229,3 +229,33 @@ fn lines_outside_containers_still_run_on_linux() {
     assert!(!s.is_model_only(p));
     assert!(s.steps.iter().filter(|st| st.within.is_some()).all(|st| s.is_model_only(st)));
 }
+
+/// A zero-copy send leaves the user's pages in the send queue; after the
+/// migration the target's send queue shares the target's copies of those
+/// pages with the user's mapping, as on the source.
+#[test]
+fn zero_copy_pages_stay_shared_after_migration() {
+    let r = run("container web
+host far link rtt=40ms
+in web
+buffer data 2
+fill data 'q'
+tcp conn link rtt=20ms bw=1mbit
+setsockopt conn.tx zerocopy
+send conn.tx data zerocopy
+refs data
+end
+migrate web to far precopy
+in web
+refs data
+end
+recv conn.rx 8k
+");
+    let before = result(&r, 9);
+    let after = result(&r, 13);
+    for refs in [&before, &after] {
+        assert!(refs.contains("data page 0: pfn") && refs.contains("2 refs: user, conn.tx bytes 0..4096"), "{refs}");
+        assert!(refs.contains("2 refs: user, conn.tx bytes 4096..8192"), "{refs}");
+    }
+    assert_eq!(result(&r, 15), "8192 'q'x8192");
+}

@@ -40,10 +40,10 @@
 //! (pipes, files, loopback sockets) is refused, naming each one: moving
 //! them needs the checkpoint image's restore.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use page_refs::{PAGE_SIZE, Source};
+use page_refs::{PAGE_SIZE, PageId, Source};
 use tcp_sim::{Duration, LinkParams};
 
 use super::beancounter::Resource;
@@ -439,8 +439,17 @@ fn build_skeleton(src: &Kernel, ve: VeId, dst: &mut Kernel) -> Result<Skeleton, 
     Ok(Skeleton { ve: dve, pids, maps })
 }
 
-/// Copy page `at` (a position in the source layout) to the target.
-fn copy_page(src: &Kernel, sl: &Layout, dst: &mut Kernel, sk: &Skeleton, at: u64) {
+/// Copy page `at` (a position in the source layout) to the target;
+/// `frames` learns which target frame holds which source frame (so an
+/// endpoint's send queue moved later shares it as on the source).
+fn copy_page(
+    src: &Kernel,
+    sl: &Layout,
+    dst: &mut Kernel,
+    sk: &Skeleton,
+    at: u64,
+    frames: &mut HashMap<PageId, PageId>,
+) {
     let Some((spid, sb, i)) = sl.locate(at) else { return };
     let Some(Pte::Page(p)) = src.process(spid).and_then(|x| x.mm.get(&sb)).map(|b| b.pte(i)) else { return };
     let (dpid, db) = (sk.pids[&spid], sk.maps[&sb]);
@@ -453,6 +462,9 @@ fn copy_page(src: &Kernel, sl: &Layout, dst: &mut Kernel, sk: &Skeleton, at: u64
             src.pages().read_into(p, 0, PAGE_SIZE, &mut tmp);
             buf.store(pages, i * PAGE_SIZE, Source::Slice(&tmp));
         }
+    }
+    if let Pte::Page(d) = buf.pte(i) {
+        frames.insert(p, d);
     }
 }
 
@@ -471,6 +483,10 @@ pub struct Migrated {
     /// network; still on the source host's memory until the caller
     /// rehomes them at the freeze).
     pub sockets: Vec<tcp_sim::SockId>,
+    /// Source frame → target frame of every page copied: a send queue
+    /// moved with `tcp_sim::Network::rehome` given this map keeps sharing
+    /// the user's pages (a zero-copy send, a vmspliced page spliced on).
+    pub frames: HashMap<PageId, PageId>,
 }
 
 /// Migrate container `ve` from `src` to `dst` over `path` with `load`
@@ -501,6 +517,7 @@ pub fn migrate(
     }
     let wire = Wire::new(path);
     let sk = build_skeleton(src, ve, dst)?;
+    let mut frames = HashMap::new();
     let layout = Layout::of(src, ve);
     let processes = sk.pids.len() as u64;
     let state = Duration(processes * config.state_pages_per_process * wire.page_ns);
@@ -527,7 +544,7 @@ pub fn migrate(
         Strategy::PreCopy | Strategy::Hybrid => loop {
             let t = wire.batch(to_send.len() as u64);
             for &at in &to_send {
-                copy_page(src, &layout, dst, &sk, at);
+                copy_page(src, &layout, dst, &sk, at, &mut frames);
             }
             report.pages_sent += to_send.len() as u64;
             report.rounds += 1;
@@ -564,7 +581,7 @@ pub fn migrate(
     if config.strategy == Strategy::PreCopy {
         report.dirty_at_freeze = to_send.len() as u64;
         for &at in &to_send {
-            copy_page(src, &layout, dst, &sk, at);
+            copy_page(src, &layout, dst, &sk, at, &mut frames);
         }
         report.pages_sent += to_send.len() as u64;
         let down = Duration(wire.batch(to_send.len() as u64).0 + state.0);
@@ -579,7 +596,7 @@ pub fn migrate(
         // The frozen source's bytes are final: put them in now (the
         // timing below says when each would have arrived).
         for &at in &missing {
-            copy_page(src, &layout, dst, &sk, at);
+            copy_page(src, &layout, dst, &sk, at, &mut frames);
         }
         let (fetched, push_end) = post_copy_timeline(&wire, &missing, load, layout.pages);
         report.pages_fetched_on_fault = fetched;
@@ -618,7 +635,7 @@ pub fn migrate(
         let post = Duration(report.total.0 - elapsed);
         load.run(dst, sk.ve, post);
     }
-    Ok(Migrated { report, ve: sk.ve, pids: sk.pids, maps: sk.maps, sockets })
+    Ok(Migrated { report, ve: sk.ve, pids: sk.pids, maps: sk.maps, sockets, frames })
 }
 
 /// The post-copy phase after the target resumed: the source pushes the
