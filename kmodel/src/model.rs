@@ -403,7 +403,7 @@ impl ModelBackend {
                 }
             },
             Op::Advance { ns } => {
-                self.world_advance(Duration(*ns));
+                crate::container::world::advance(self, Duration(*ns));
                 Outcome::Ok
             }
             Op::Checkpoint { file } => self.checkpoint_op(file),
@@ -787,7 +787,7 @@ impl Backend for ModelBackend {
         };
         // A call waiting for an event of another host's endpoint: run it
         // there, and try again.
-        while outcome == Outcome::Err(BLOCKED) && self.world_step() {
+        while outcome == Outcome::Err(BLOCKED) && crate::container::world::step_other(self) {
             outcome = match self.exec(scenario, step.line, &step.op) {
                 Ok(o) => o,
                 Err(e) => Outcome::Err(e),
@@ -824,15 +824,10 @@ impl Backend for ModelBackend {
     }
 
     fn finish(&mut self) -> Result<(), BackendError> {
-        // The other hosts first, each with the shared network in hand;
-        // the scenario's own machine last.
-        for i in (1..self.place.hosts.len()).rev() {
-            self.switch_host(i);
-            let name = self.place.hosts[i].name.clone();
-            self.kernel.teardown_and_check().map_err(|e| BackendError(format!("at teardown of host {name}: {e}")))?;
-        }
-        self.switch_host(0);
-        self.kernel.teardown_and_check().map_err(|e| BackendError(format!("at teardown: {e}")))
+        crate::container::world::teardown_all(self).map_err(|(h, e)| match h {
+            0 => BackendError(format!("at teardown: {e}")),
+            h => BackendError(format!("at teardown of host {}: {e}", self.place.hosts[h].name)),
+        })
     }
 }
 
@@ -1039,15 +1034,13 @@ impl ModelBackend {
         self.processes.get(&self.process_key(name)).copied()
     }
 
-    /// Make host `i`'s kernel the backend's.
+    /// Make host `i`'s kernel the backend's (the network goes with it).
     fn switch_host(&mut self, i: usize) {
         if i == self.place.current {
             return;
         }
         let mut k = self.place.hosts[i].kernel.take().expect("a host that is not current keeps its kernel");
-        // The network is shared: it goes with whichever host runs now.
-        std::mem::swap(&mut k.net, &mut self.kernel.net);
-        k.net.set_local_host(i as u32);
+        crate::container::world::hand_over(&mut self.kernel, &mut k, i);
         let old = std::mem::replace(&mut self.kernel, k);
         self.place.hosts[self.place.current].kernel = Some(old);
         self.place.current = i;
@@ -1061,6 +1054,11 @@ impl ModelBackend {
         Some((k, ct.ve))
     }
 
+    /// Host `i`'s kernel, current or parked.
+    fn kernel_of(&self, i: usize) -> &Kernel {
+        if i == self.place.current { &self.kernel } else { self.place.hosts[i].kernel.as_ref().expect("parked host") }
+    }
+
     /// `migrate NAME to HOST STRATEGY dirty=N`: the report, or why not.
     fn migrate(
         &mut self,
@@ -1070,7 +1068,7 @@ impl ModelBackend {
         dirty: u64,
         into: Option<BufferId>,
     ) -> Outcome {
-        use crate::container::migrate::{Dirtier, MigrationConfig, migrate};
+        use crate::container::migrate::{Dirtier, MigrateError, MigrationConfig};
         self.place.ensure_local();
         let (Some(ct), Some(to)) = (self.place.containers.get(name).cloned(), self.place.host_index(host)) else {
             return Outcome::Err(Errno::ESRCH);
@@ -1079,32 +1077,24 @@ impl ModelBackend {
             return Outcome::Text(format!("refused: {name} already runs on {host}"));
         }
         let path = crate::container::world::path(self.place.hosts[ct.host].uplink, self.place.hosts[to].uplink);
-        // The source runs now: it holds the shared network.
-        let home = self.place.current;
-        self.switch_host(ct.host);
-        let (src, dst) = self.two_kernels(ct.host, to);
         let mut load = Dirtier::new(dirty);
         if let Some(b) = into {
+            let src = self.kernel_of(ct.host);
             let owner = src.container(ct.ve).and_then(|c| {
                 c.pids().map(|(_, p)| p).find(|p| src.process(*p).is_some_and(|x| x.mm.contains_key(&b)))
             });
             match owner {
                 Some(pid) => load = load.into_buffer(src, ct.ve, pid, b),
-                None => {
-                    self.switch_host(home);
-                    return Outcome::Text(format!("refused: the load's buffer is not {name}'s memory"));
-                }
+                None => return Outcome::Text(format!("refused: the load's buffer is not {name}'s memory")),
             }
         }
-        let result = migrate(src, ct.ve, dst, path, MigrationConfig::new(strategy), &mut load);
-        self.switch_host(home);
-        match result {
-            Ok(m) => {
-                let dropped = self.kernel.network().stats().dropped_frozen;
-                if let Err(e) = self.move_endpoints(ct.host, to, &m) {
-                    return Outcome::Failed(format!("after migrating: {e}"));
-                }
-                let dropped = self.kernel.network().stats().dropped_frozen - dropped;
+        let moved =
+            crate::container::world::migrate(self, ct.host, ct.ve, to, path, MigrationConfig::new(strategy), &mut load);
+        match moved {
+            Err(e @ MigrateError::Broken(_)) => Outcome::Failed(e.to_string()),
+            Err(e) => Outcome::Text(format!("refused: {e}")),
+            Ok(moved) => {
+                let (m, dropped) = (moved.migrated, moved.dropped_while_frozen);
                 let pid = m.pids.get(&ct.pid).copied().unwrap_or(Pid(u32::MAX));
                 self.place.containers.insert(name.to_owned(), Ct { host: to, ve: m.ve, pid });
                 for (i, h) in self.handles.iter_mut().enumerate() {
@@ -1135,68 +1125,7 @@ impl ModelBackend {
                 }
                 Outcome::Text(text)
             }
-            Err(e) => Outcome::Text(format!("refused: {e}")),
         }
-    }
-
-    /// The network side of a migration from host `from` to host `to`: the
-    /// endpoints run on the source until the freeze, are frozen for the
-    /// downtime (the peer's packets are dropped), move into the target's
-    /// memory, thaw there (the retransmission timer re-armed), and the
-    /// rest of the migration's time passes. Invariants of every host are
-    /// checked after.
-    fn move_endpoints(
-        &mut self,
-        from: usize,
-        to: usize,
-        m: &crate::container::migrate::Migrated,
-    ) -> Result<(), String> {
-        let r = &m.report;
-        self.world_advance(r.frozen_at);
-        for &s in &m.sockets {
-            self.kernel.net.freeze(s);
-        }
-        self.world_advance(r.downtime);
-        let mut map = m.frames.clone();
-        let mut net = std::mem::take(&mut self.kernel.net);
-        let cur = self.place.current;
-        let moved = {
-            let (src, dst) = self.two_kernels(from, to);
-            let mut result = Ok(());
-            for &s in &m.sockets {
-                if let Err(e) = net.rehome(s, &mut src.pages, &mut dst.pages, to as u32, &mut map) {
-                    result = Err(e);
-                }
-            }
-            for &s in &m.sockets {
-                net.set_local_host(to as u32);
-                net.thaw(&mut dst.pages, s);
-            }
-            result
-        };
-        net.set_local_host(cur as u32);
-        self.kernel.net = net;
-        moved?;
-        let rest = Duration(r.total.0.saturating_sub(r.frozen_at.0 + r.downtime.0));
-        self.world_advance(rest);
-        self.check_every_host().map_err(|e| e.0)
-    }
-
-    /// Check every host's invariants, each with the shared network in
-    /// hand (its endpoints' pages are in its memory).
-    fn check_every_host(&mut self) -> Result<(), BackendError> {
-        let home = self.place.current;
-        for i in 0..self.place.hosts.len() {
-            self.switch_host(i);
-            let r = self.kernel.check_invariants();
-            if let Err(e) = r {
-                let name = self.place.hosts[i].name.clone();
-                self.switch_host(home);
-                return Err(BackendError(format!("host {name}: {e}")));
-            }
-        }
-        self.switch_host(home);
-        Ok(())
     }
 
     /// Hosts `a` and `b`'s kernels, mutably (`a != b`).
@@ -1214,44 +1143,26 @@ impl ModelBackend {
             if a < b { (p, q) } else { (q, p) }
         }
     }
+}
 
-    /// Let `d` of simulated time pass on every host: each event runs on
-    /// the host of its endpoint, in time order.
-    fn world_advance(&mut self, d: Duration) {
-        if self.place.hosts.len() < 2 {
-            self.kernel.advance_time(d);
-            return;
-        }
-        let home = self.place.current;
-        let t = self.kernel.now() + d;
-        while let Some((at, h)) = self.kernel.network().next_event() {
-            if at > t {
-                break;
-            }
-            self.switch_host(h as usize);
-            if !self.kernel.run_network_event() {
-                break;
-            }
-        }
-        self.switch_host(home);
-        let Kernel { net, pages, .. } = &mut self.kernel;
-        net.advance_to(pages, t);
+impl crate::container::world::Hosts for ModelBackend {
+    fn host_count(&self) -> usize {
+        self.place.hosts.len().max(1)
     }
 
-    /// Run the next network event if it belongs to another host (a call
-    /// here waits for it); `false` if there is none.
-    fn world_step(&mut self) -> bool {
-        if self.place.hosts.len() < 2 {
-            return false;
-        }
-        let home = self.place.current;
-        let Some((_, h)) = self.kernel.network().next_event() else { return false };
-        if h as usize == home {
-            return false;
-        }
-        self.switch_host(h as usize);
-        let ran = self.kernel.run_network_event();
-        self.switch_host(home);
-        ran
+    fn current_host(&self) -> usize {
+        self.place.current
+    }
+
+    fn switch_host(&mut self, h: usize) {
+        ModelBackend::switch_host(self, h);
+    }
+
+    fn current_kernel(&mut self) -> &mut Kernel {
+        &mut self.kernel
+    }
+
+    fn two_kernels(&mut self, a: usize, b: usize) -> (&mut Kernel, &mut Kernel) {
+        ModelBackend::two_kernels(self, a, b)
     }
 }

@@ -37,7 +37,7 @@ fn world() -> (World, kmodel::container::VeId) {
     let config = KernelConfig { event_log: false, ..KernelConfig::default() };
     let a = w.add_host("a", Kernel::new(config), link);
     w.add_host("b", Kernel::new(config), link);
-    let k = &mut w.host_mut(a).kernel;
+    let k = w.kernel(a);
     let (ve, init) = k.create_container("bench", &[(Resource::Pages, PAGES)]).expect("container");
     let buf = k.mmap_anon(init, PAGES).expect("mmap");
     k.user_fill(init, UserRange { buffer: buf, start: 0, len: (PAGES * 4096) as usize }, b'm').expect("fill");

@@ -153,8 +153,12 @@ pub enum MigrateError {
     Incompatible(Vec<String>),
     /// The container holds state this migration cannot move yet.
     Unsupported(Vec<String>),
-    /// The target refused a step of the restore (out of memory...).
+    /// The target refused a step of the restore (out of memory...); what
+    /// was built there is gone again.
     Restore(String),
+    /// A broken model invariant after the container moved (a bug of the
+    /// model, not of the input).
+    Broken(String),
 }
 
 impl fmt::Display for MigrateError {
@@ -164,6 +168,7 @@ impl fmt::Display for MigrateError {
             MigrateError::Incompatible(m) => write!(f, "target host is incompatible: {}", m.join("; ")),
             MigrateError::Unsupported(m) => write!(f, "cannot migrate yet: {}", m.join("; ")),
             MigrateError::Restore(m) => write!(f, "restore on the target failed: {m}"),
+            MigrateError::Broken(m) => write!(f, "after migrating: {m}"),
         }
     }
 }
@@ -404,6 +409,12 @@ fn build_skeleton(src: &Kernel, ve: VeId, dst: &mut Kernel) -> Result<Skeleton, 
     let c = src.container(ve).ok_or(MigrateError::NoContainer)?;
     let limits: Vec<(Resource, u64)> = Resource::ALL.iter().map(|&r| (r, c.beancounters().get(r).limit)).collect();
     let (dve, dinit) = dst.create_container(&c.name, &limits).map_err(|e| MigrateError::Restore(format!("{e}")))?;
+    fill_skeleton(src, ve, dst, dve, dinit).inspect_err(|_| dst.destroy_container(dve))
+}
+
+/// The processes and mappings of the skeleton (see [`build_skeleton`]).
+fn fill_skeleton(src: &Kernel, ve: VeId, dst: &mut Kernel, dve: VeId, dinit: Pid) -> Result<Skeleton, MigrateError> {
+    let c = src.container(ve).ok_or(MigrateError::NoContainer)?;
     let mut pids = BTreeMap::new();
     let mut maps = BTreeMap::new();
     let fail = |e: crate::kernel::Errno, what: &str| MigrateError::Restore(format!("{what}: {e}"));

@@ -9,7 +9,7 @@ fn world(pages: u64) -> (World, VeId) {
     let link = LinkParams { rtt: Duration::from_micros(500), ..LinkParams::default() };
     let a = w.add_host("a", Kernel::new(KernelConfig::default()), link);
     w.add_host("b", Kernel::new(KernelConfig::default()), link);
-    let k = &mut w.host_mut(a).kernel;
+    let k = w.kernel(a);
     let (ve, init) = k.create_container("web", &[(Resource::Pages, 4096)]).unwrap();
     let buf = k.mmap_anon(init, pages).unwrap();
     for i in 0..pages as usize {
@@ -36,12 +36,8 @@ fn memory(k: &Kernel, ve: VeId) -> Vec<Vec<u8>> {
 }
 
 fn both_check(w: &mut World) {
-    for h in [HostId(0), HostId(1)] {
-        w.host(h).kernel.check_invariants().unwrap();
-    }
-    for h in [HostId(0), HostId(1)] {
-        w.host_mut(h).kernel.teardown_and_check().unwrap();
-    }
+    w.check().unwrap();
+    w.teardown().unwrap();
 }
 
 use crate::container::HostId;
@@ -148,7 +144,7 @@ fn incompatible_target_names_each_mismatch_and_changes_nothing() {
 #[test]
 fn container_with_descriptors_is_refused_naming_them() {
     let (mut w, ve) = world(4);
-    let k = &mut w.host_mut(HostId(0)).kernel;
+    let k = w.kernel(HostId(0));
     let init = k.container(ve).unwrap().find_vpid(1).unwrap();
     k.pipe2(init).unwrap();
     let err =
@@ -165,14 +161,14 @@ fn container_with_descriptors_is_refused_naming_them() {
 #[test]
 fn migration_keeps_virtual_pids_of_every_process() {
     let (mut w, ve) = world(2);
-    let k = &mut w.host_mut(HostId(0)).kernel;
+    let k = w.kernel(HostId(0));
     let init = k.container(ve).unwrap().find_vpid(1).unwrap();
     let c2 = k.fork(init).unwrap();
     let c3 = k.fork(init).unwrap();
     k.exit(c2);
     k.mmap_anon(c3, 3).unwrap();
     let m = w.migrate(HostId(0), ve, HostId(1), MigrationConfig::new(Strategy::PreCopy), &mut Dirtier::new(0)).unwrap();
-    let dst = &mut w.host_mut(HostId(1)).kernel;
+    let dst = w.kernel(HostId(1));
     let vp: Vec<u32> = dst.container(m.ve).unwrap().pids().map(|(v, _)| v).collect();
     assert_eq!(vp, vec![1, 3]);
     let new3 = dst.container(m.ve).unwrap().find_vpid(3).unwrap();
@@ -180,5 +176,38 @@ fn migration_keeps_virtual_pids_of_every_process() {
     // The PID namespace counts on from where it was.
     let c4 = dst.fork(new3).unwrap();
     assert_eq!(dst.getpid(c4), 4);
+    both_check(&mut w);
+}
+
+/// A connection from the container to its host's init over a link: the
+/// container migrates with bytes in flight, and the client reads every
+/// byte once and in order.
+#[test]
+fn world_migration_moves_tcp_endpoint_and_stream_continues() {
+    let (mut w, ve) = world(8);
+    let link = LinkParams { rtt: Duration::from_millis(20), bandwidth: 2_000_000, ..LinkParams::default() };
+    let k = w.kernel(HostId(0));
+    let init = k.container(ve).unwrap().find_vpid(1).unwrap();
+    let host = k.init_pid();
+    let (tx, rx) = k.tcp_pair(init, tcp_sim::Mode::Link(link)).unwrap();
+    let rx = k.pass_fd(init, rx, host).unwrap();
+    let mut sent = Vec::new();
+    for b in [b'a', b'b', b'c', b'd'] {
+        assert_eq!(k.write(init, tx, Source::Fill { byte: b, len: 16384 }), Ok(16384));
+        sent.extend(std::iter::repeat_n(b, 16384));
+    }
+    w.advance(Duration::from_millis(30));
+    let m = w.migrate(HostId(0), ve, HostId(1), MigrationConfig::new(Strategy::PreCopy), &mut Dirtier::new(0)).unwrap();
+    assert_eq!(m.sockets.len(), 1);
+    w.advance(Duration::from_millis(2_000));
+    let k = w.kernel(HostId(0));
+    let mut got = Vec::new();
+    k.read(host, rx, 1 << 20, &mut got).unwrap();
+    assert_eq!(got, sent);
+    // The endpoint is on host 1 now, at the same descriptor number.
+    let dst = w.kernel(HostId(1));
+    let new_init = dst.container(m.ve).unwrap().find_vpid(1).unwrap();
+    assert!(dst.process(new_init).unwrap().fds.get(tx).is_some_and(|f| f.socket().is_some()));
+    assert_eq!(dst.network().host_of(m.sockets[0]), Some(1));
     both_check(&mut w);
 }
