@@ -969,8 +969,8 @@ impl Parser {
         if let Some(line) = self.containers.get(tok.text).or_else(|| self.hosts.get(tok.text)) {
             return problem(tok.column, format!("name '{}' is already declared on line {line}", tok.text));
         }
-        if self.threads.iter().any(|t| t.name == tok.text) {
-            return problem(tok.column, format!("name '{}' is already a thread", tok.text));
+        if let Some(t) = self.threads.iter().find(|t| t.name == tok.text) {
+            return problem(tok.column, format!("thread '{}' is already declared on line {}", tok.text, t.line));
         }
         Ok(tok.text)
     }
