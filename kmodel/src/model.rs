@@ -1166,3 +1166,39 @@ impl crate::container::world::Hosts for ModelBackend {
         ModelBackend::two_kernels(self, a, b)
     }
 }
+
+/// What a page reference is, in the scenario's names: for the renderers
+/// (`render/`), which draw one row per kind of holder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HolderLabel {
+    /// The scenario object (`buf`, `p`, `f`, `t.tx`), or `#N` if none.
+    pub object: String,
+    /// A page index (user mapping, page cache), else `None`.
+    pub page: Option<u32>,
+    /// The whole description, as `refs` prints it.
+    pub text: String,
+}
+
+impl ModelBackend {
+    /// Name `h` as the scenario names its objects (socket states are read
+    /// from the network now, so call it while the reference is held).
+    pub fn holder_label(&self, scenario: &Scenario, h: Holder) -> HolderLabel {
+        let find = |pred: &dyn Fn(&Handle) -> bool| {
+            self.handles
+                .iter()
+                .position(|x| x.as_ref().is_some_and(pred))
+                .map(|i| scenario.objects[i].name.clone())
+                .unwrap_or_else(|| format!("#{}", h.object))
+        };
+        let (object, page) = match h.kind {
+            HolderKind::User => (find(&|x| matches!(x, Handle::Buffer(b) if b.0 == h.object)), Some(h.index)),
+            HolderKind::Pipe => (find(&|x| matches!(x, Handle::Pipe { id, .. } if id.0 == h.object)), None),
+            HolderKind::PageCache => {
+                (find(&|x| matches!(x, Handle::File { ino, .. } if ino.0 == h.object)), Some(h.index))
+            }
+            HolderKind::Socket => (self.sock_name(scenario, SockId::from_object(h.object).0), None),
+            HolderKind::Kernel => ("kernel".into(), None),
+        };
+        HolderLabel { object, page, text: self.holder_name(scenario, h) }
+    }
+}

@@ -399,7 +399,7 @@ impl PageArena {
     #[cold]
     #[inline(never)]
     fn record_slow(&mut self, page: PageId, kind: EventKind, holder: Holder) {
-        tracing::trace!(target: "page_refs", %page, ?kind, %holder, step = self.now.step, "page event");
+        tracing::trace!(target: "page_refs", %page, ?kind, %holder, step = self.now.step, time_ns = self.now.time_ns, "page event");
         if let Some(log) = &mut self.log {
             log.push(Event { stamp: self.now, page, kind, holder });
         }

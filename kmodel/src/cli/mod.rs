@@ -25,6 +25,7 @@ mod image;
 mod quiz;
 mod story;
 mod sweep;
+mod view;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -63,18 +64,17 @@ pub struct Cli {
 enum Command {
     /// Run a scenario and print one result line per operation.
     ///
-    /// Exit status: 0 ok, 1 an `expect` failed, 2 the file does not parse,
-    /// 3 an operation blocked forever, 4 the backend failed.
+    /// Exit status: 0 ok, 1 an `expect` failed, 2 the file does not parse
+    /// (or an output file cannot be written), 3 an operation blocked
+    /// forever, 4 the backend failed.
     Run {
         /// The scenario file.
         file: PathBuf,
         /// Where to run it.
         #[arg(long, value_enum, default_value_t = On::Model)]
         on: On,
-        /// After each operation, also show who holds each run of pages
-        /// (model only; written to standard error with the results).
-        #[arg(long)]
-        timeline: bool,
+        #[command(flatten)]
+        view: view::ViewArgs,
         /// Which kernel the model plays (model only): today's, the 2006
         /// patch (F_GETPSZ/F_SETPSZ, no F_SETPIPE_SZ), or vmsplice as a copy.
         #[arg(long, default_value = "today")]
@@ -219,7 +219,10 @@ fn blocked_message(scenario: &Scenario, report: &Report) {
     }
 }
 
-fn cmd_run(file: &Path, on: On, show_timeline: bool, variant: KernelVariant, linux: &LinuxArgs) -> ExitCode {
+fn cmd_run(file: &Path, on: On, view: &view::ViewArgs, variant: KernelVariant, linux: &LinuxArgs) -> ExitCode {
+    if view.wants_view() {
+        return view::cmd_run_view(file, on, view, variant);
+    }
     let scenario = match load(file) {
         Ok(s) => s,
         Err(e) => {
@@ -232,17 +235,9 @@ fn cmd_run(file: &Path, on: On, show_timeline: bool, variant: KernelVariant, lin
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     let config = KernelConfig { variant, ..KernelConfig::default() };
-    let result = match (on, show_timeline) {
-        (On::Model, true) => match timeline(&scenario, config) {
-            Ok(t) => {
-                out!("{}", t.report.output());
-                eprint!("{t}");
-                Ok(t.report)
-            }
-            Err(e) => Err(e.to_string()),
-        },
-        (On::Model, false) => run_on(&scenario, &mut ModelBackend::new(config).with_checkpoint_dir(".")),
-        (On::Linux, _) => {
+    let result = match on {
+        On::Model => run_on(&scenario, &mut ModelBackend::new(config).with_checkpoint_dir(".")),
+        On::Linux => {
             LinuxBackend::new(linux.options()).map_err(|e| e.to_string()).and_then(|mut b| run_on(&scenario, &mut b))
         }
     };
@@ -300,13 +295,18 @@ fn cmd_builtin_story(variant: KernelVariant) -> ExitCode {
 /// Parse the command line and run; the process's exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    let trace = matches!(&cli.command, Some(Command::Run { view, .. }) if view.trace);
+    if let Err(e) = view::init_tracing(trace) {
+        eprintln!("kmodel: {e}");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
     match cli.command {
         None => cmd_builtin_story(KernelVariant::Today),
         Some(Command::Story(args)) => story::cmd_story(&args),
         Some(Command::Stories(args)) => story::cmd_stories(&args),
         Some(Command::Sweep(args)) => sweep::cmd_sweep(&args),
         Some(Command::Quiz(args)) => quiz::cmd_quiz(&args),
-        Some(Command::Run { file, on, timeline, kernel, linux }) => cmd_run(&file, on, timeline, kernel, &linux),
+        Some(Command::Run { file, on, view, kernel, linux }) => cmd_run(&file, on, &view, kernel, &linux),
         Some(Command::Diff { files, linux }) => diff::cmd_diff(&files, &linux.options()),
         Some(Command::Explore(args)) => explore::cmd_explore(&args),
         Some(Command::Image(cmd)) => image::cmd_image(&cmd),

@@ -112,6 +112,26 @@ impl Report {
     }
 }
 
+/// One step, announced to `tracing` (target `kmodel::syscall`, level
+/// DEBUG: `kmodel run --trace`, or `RUST_LOG=kmodel::syscall=debug`) with
+/// its line, text and result; the page events it causes (target
+/// `page_refs`, TRACE) follow inside its span.
+fn traced_step(backend: &mut dyn Backend, scenario: &Scenario, step: &Step) -> Result<StepResult, BackendError> {
+    let span = tracing::debug_span!(target: "kmodel::syscall", "step", line = step.line);
+    let _enter = span.enter();
+    let result = backend.step(scenario, step)?;
+    if tracing::enabled!(target: "kmodel::syscall", tracing::Level::DEBUG) {
+        let verb = step.text.split_whitespace().next().unwrap_or("");
+        let result = match &result {
+            StepResult::Done(o) => o.to_string(),
+            StepResult::Blocked => "BLOCKED".to_string(),
+        };
+        tracing::debug!(target: "kmodel::syscall", backend = backend.name(), line = step.line, op = verb,
+            text = %step.text, result = %result, "syscall");
+    }
+    Ok(result)
+}
+
 /// Run every step of `scenario` on `backend`, stopping at a step that
 /// blocks forever, then tear the backend down.
 ///
@@ -150,7 +170,7 @@ pub fn run(
     };
     for i in scenario.main_steps() {
         let step = &scenario.steps[i];
-        match backend.step(scenario, step)? {
+        match traced_step(backend, scenario, step)? {
             StepResult::Done(outcome) => emit(&mut report, step, outcome),
             StepResult::Blocked if matches!(step.op, Op::WaitReusable { .. }) => {
                 emit(&mut report, step, Outcome::Err(crate::kernel::Errno::EDEADLK));
@@ -193,7 +213,7 @@ pub fn run(
             }
         };
         let step = &scenario.steps[threads[t].steps[pc[t]]];
-        match backend.step(scenario, step)? {
+        match traced_step(backend, scenario, step)? {
             StepResult::Done(outcome) => {
                 emit(&mut report, step, outcome);
                 pc[t] += 1;
