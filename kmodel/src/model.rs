@@ -635,7 +635,8 @@ impl ModelBackend {
     /// The page table entries of the pages `range` touches.
     fn range_ptes(&self, range: &Range) -> Vec<(usize, Pte)> {
         let r = self.user_range(range);
-        let Some(buf) = self.kernel.process(self.pid).and_then(|p| p.mm.get(&r.buffer)) else {
+        let Some((k, pid)) = self.owner_of(range.buffer.0) else { return Vec::new() };
+        let Some(buf) = k.process(pid).and_then(|p| p.mm.get(&r.buffer)) else {
             return Vec::new();
         };
         if r.len == 0 {
@@ -689,7 +690,7 @@ impl ModelBackend {
     }
 
     fn refs(&self, scenario: &Scenario, range: &Range) -> String {
-        let pages = self.kernel.pages();
+        let pages = self.owner_of(range.buffer.0).map_or(self.kernel.pages(), |(k, _)| k.pages());
         let name = scenario.name(range.buffer);
         let mut out = String::new();
         for (i, pte) in self.range_ptes(range) {
@@ -724,7 +725,7 @@ impl ModelBackend {
     /// The kernel holders keeping pages of `range` busy, by run of pages
     /// with the same holders: `buf pages 0-15 are held by pipe log`.
     fn busy_pages(&self, scenario: &Scenario, range: &Range) -> Vec<String> {
-        let pages = self.kernel.pages();
+        let pages = self.owner_of(range.buffer.0).map_or(self.kernel.pages(), |(k, _)| k.pages());
         let name = scenario.name(range.buffer);
         let mut runs: Vec<(usize, usize, String)> = Vec::new();
         for (i, pte) in self.range_ptes(range) {
@@ -812,6 +813,11 @@ impl Backend for ModelBackend {
                 .check_invariants()
                 .map_err(|e| BackendError(format!("{}:{}: after this step: {e}", scenario.path, step.line)))?;
         }
+        // Between steps the backend is on the scenario's own machine, outside
+        // every container: `kernel()` is always that machine's (its page log
+        // is the one timelines read), and the next step enters its own
+        // context again.
+        self.enter(None);
         Ok(match outcome {
             Outcome::Err(e) if e == BLOCKED => StepResult::Blocked,
             Outcome::Decided(o, _) if *o == Outcome::Err(BLOCKED) => StepResult::Blocked,
@@ -857,11 +863,12 @@ pub struct Lane {
 impl ModelBackend {
     /// The state of every page of every buffer, runs of equal state merged.
     pub fn lanes(&self, scenario: &Scenario) -> Vec<Lane> {
-        let pages = self.kernel.pages();
         let mut lanes: Vec<Lane> = Vec::new();
         for (idx, obj) in scenario.objects.iter().enumerate() {
             let Handle::Buffer(b) = self.handle(crate::scenario::ObjId(idx)) else { continue };
-            let Some(buf) = self.kernel.process(self.pid).and_then(|p| p.mm.get(&b)) else { continue };
+            let Some((k, pid)) = self.owner_of(idx) else { continue };
+            let pages = k.pages();
+            let Some(buf) = k.process(pid).and_then(|p| p.mm.get(&b)) else { continue };
             for (i, pte) in buf.ptes().iter().enumerate() {
                 let (state, busy) = match *pte {
                     Pte::None => ("untouched".to_string(), false),
@@ -903,6 +910,7 @@ impl ModelBackend {
     /// name: the `object` of its pages' [`Holder::user`] references.
     pub fn buffer_ids(&self, scenario: &Scenario) -> Vec<(String, u32)> {
         (0..scenario.objects.len())
+            .filter(|&i| self.host_of_object(i) == self.place.current)
             .filter_map(|i| match self.handle(crate::scenario::ObjId(i)) {
                 Handle::Buffer(b) if b != UNMAPPED => Some((scenario.objects[i].name.clone(), b.0)),
                 _ => None,
@@ -1052,6 +1060,29 @@ impl ModelBackend {
         let k =
             if ct.host == self.place.current { &mut self.kernel } else { self.place.hosts[ct.host].kernel.as_mut()? };
         Some((k, ct.ve))
+    }
+
+    /// The host object `obj` lives on: its container's, or the scenario's
+    /// own machine.
+    fn host_of_object(&self, obj: usize) -> usize {
+        self.place.owner.get(&obj).and_then(|c| self.place.containers.get(c)).map_or(0, |ct| ct.host)
+    }
+
+    /// The kernel and process whose memory object `obj` is, now: its
+    /// container's current process on that container's host, or the
+    /// current process outside containers on the scenario's machine.
+    fn owner_of(&self, obj: usize) -> Option<(&Kernel, Pid)> {
+        match self.place.owner.get(&obj) {
+            None => {
+                let pid = if self.place.within.is_none() { self.pid } else { self.place.outside_pid? };
+                Some((self.kernel_of(0), pid))
+            }
+            Some(c) => {
+                let ct = self.place.containers.get(c)?;
+                let pid = if self.place.within.as_deref() == Some(c.as_str()) { self.pid } else { ct.pid };
+                Some((self.kernel_of(ct.host), pid))
+            }
+        }
     }
 
     /// Host `i`'s kernel, current or parked.
