@@ -142,6 +142,28 @@ impl ModelBackend {
         self
     }
 
+    /// A canonical fingerprint of the whole machine as future steps see it
+    /// (the kernel's, see `Kernel::fingerprint`, and the backend's own
+    /// handles and partial progress), or `None` when it cannot be made.
+    pub fn fingerprint(&self) -> Option<u64> {
+        // Other hosts' machines are not part of the kernel's fingerprint.
+        if !self.place.hosts.is_empty() {
+            return None;
+        }
+        let mut partial: Vec<_> = self.partial.iter().collect();
+        partial.sort_unstable();
+        let mut recv: Vec<_> = self.partial_recv.iter().collect();
+        recv.sort_unstable();
+        let mut procs: Vec<_> = self.processes.iter().collect();
+        procs.sort_unstable();
+        let mut place: Vec<_> = self.place.containers.iter().map(|(n, c)| (n, c.ve, c.pid)).collect();
+        place.sort_unstable();
+        let mut owner: Vec<_> = self.place.owner.iter().collect();
+        owner.sort_unstable();
+        let context = (&self.place.within, self.place.outside_pid, place, owner);
+        self.kernel.fingerprint(&(partial, recv, &self.handles, self.pid, procs, context))
+    }
+
     /// The kernel, to register security modules or change tunables.
     pub fn kernel_mut(&mut self) -> &mut Kernel {
         &mut self.kernel
@@ -845,7 +867,7 @@ fn unit(r: Result<usize, Errno>) -> Outcome {
     }
 }
 
-/// Pages of one buffer that share a state: a lane of the timeline.
+/// Pages of one buffer that share a state (the quiz's answers).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lane {
     /// The buffer's name.

@@ -4,6 +4,8 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+mod common;
+
 fn kmodel() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kmodel"))
 }
@@ -17,11 +19,58 @@ fn scenario(name: &str, text: &str) -> std::path::PathBuf {
 }
 
 #[test]
-fn default_command_tells_the_story_and_exits_0() {
-    let out = kmodel().output().unwrap();
+fn default_command_tells_the_story_with_its_page_chart_and_exits_0() {
+    let out = kmodel().env_remove("COLUMNS").output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("HAZARD"), "the story shows the hazard:\n{text}");
+    assert!(text.starts_with("The 2006 story"), "the narrative first:\n{text}");
+    // The result lines as `kmodel run` prints them: the second reader sees the refill.
+    assert!(text.contains("37: read log.r 16p => 65536 'C'x65536"), "{text}");
+    // The chart: a lane per half of each buffer, the hazard in the column of line 36.
+    assert!(text.contains("timeline of scenarios/story_double_buffer.scenario: 4 lanes of pages, 24 operations"));
+    for lane in ["one pages 0-15", "one pages 16-31", "two pages 16-31"] {
+        assert_eq!(common::hazard_lines(&text, lane), Vec::<usize>::new(), "{lane}:\n{text}");
+    }
+    assert_eq!(common::hazard_lines(&text, "two pages 0-15"), [36], "{text}");
+    assert_eq!(common::lane_cells(&text, "two pages 0-15"), "            WPPPPPPP!---", "{text}");
+    assert_eq!(common::column_lines(&text, "two pages 0-15").len(), 24);
+    assert!(text.contains("HAZARD at line 36: 'fill two[0..16p] 'C'' wrote to pages still in flight:"), "{text}");
+    assert!(text.contains("two pages 0-15 are held by pipe log"), "{text}");
+    assert!(text.contains("from 30: user, pipe p, pipe log"), "the holders over time:\n{text}");
+    // What each kernel makes of it.
+    assert!(text.contains("today  1 hazard (line 36)") && text.contains("copy   no hazard"), "{text}");
+    assert!(!text.contains('\x1b'), "plain when standard output is not a terminal");
+    assert!(text.lines().all(|l| l.chars().count() <= 100), "fits 100 columns:\n{text}");
+    let narrow = kmodel().env("COLUMNS", "80").output().unwrap();
+    let narrow = String::from_utf8_lossy(&narrow.stdout);
+    let wide: Vec<&str> = narrow.lines().filter(|l| l.chars().count() > 80).collect();
+    assert!(wide.is_empty(), "COLUMNS=80, lines wider: {wide:#?}");
+    let forced = kmodel().env("CLICOLOR_FORCE", "1").env_remove("NO_COLOR").output().unwrap();
+    assert!(String::from_utf8_lossy(&forced.stdout).contains("\x1b[1;37;41m!"), "the hazard in red when forced");
+}
+
+#[test]
+fn explore_failure_shows_the_replay_chart_with_the_explored_lines() {
+    let scenarios = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let out = kmodel().arg("explore").arg(scenarios.join("explore_double_buffer_tee.scenario")).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("explore: ") && !err.contains("timeline"), "progress only on standard error:\n{err}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("replayable single-threaded scenario:"), "{text}");
+    let chart = &text[text.find("timeline of the replay").unwrap_or_else(|| panic!("no chart:\n{text}"))..];
+    // Columns are named by the explored file's lines, the order the schedule ran them.
+    assert_eq!(common::column_lines(chart, "buf page 0"), [12, 13, 14, 15, 17, 18, 19, 24, 25, 20, 21], "{chart}");
+    assert_eq!(common::hazard_lines(chart, "buf page 0"), [21], "{chart}");
+    assert_eq!(common::hazard_lines(chart, "buf page 1"), Vec::<usize>::new(), "{chart}");
+    assert!(chart.contains("HAZARD at line 21: 'fill buf[0..1p] 'C'' wrote to pages still in flight:"), "{chart}");
+    assert!(chart.contains("buf page 0 is held by pipe log"), "{chart}");
+    // A deadlock's replay has no pages, but says which line never returned.
+    let out = kmodel().arg("explore").arg(scenarios.join("explore_opposite_splices.scenario")).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("timeline of the replay (the explored file's lines): 0 lanes of pages"), "{text}");
+    assert!(text.contains("line 12: 'splice p.r q.w 4096' blocked forever"), "{text}");
 }
 
 #[test]

@@ -9,6 +9,8 @@ use kmodel::scenario::{Outcome, Report};
 use kmodel::stories::{self, TOPICS};
 use kmodel::sweep::{self, ParamRange, SweepConfig, measure};
 
+mod common;
+
 fn kmodel() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kmodel"))
 }
@@ -179,17 +181,60 @@ fn story_cli_unknown_name_lists_names() {
 }
 
 #[test]
-fn story_cli_tells_narrative_timeline_and_variants() {
+fn story_cli_tells_narrative_results_chart_and_variants() {
     let out = kmodel().args(["story", "pipe_in_series", "--dir"]).arg(scenarios()).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Another pipe in series keeps the page."), "{text}");
-    assert!(text.contains("HAZARD") && text.contains("17: read q.r 4096 => 4096 'B'x4096"), "{text}");
-    assert!(text.contains("today  1 hazard (line 16)") && text.contains("copy   no hazard"), "{text}");
-    // A threaded story is explored.
+    assert!(text.contains("17: read q.r 4096 => 4096 'B'x4096"), "{text}");
+    // The chart: both pages named, the hazard on page 0 in line 16's column.
+    assert!(
+        text.contains("story_pipe_in_series.scenario: 2 lanes of pages,") && text.contains("14 operations"),
+        "{text}"
+    );
+    assert_eq!(common::column_lines(&text, "buf page 0"), (7..=20).collect::<Vec<_>>(), "{text}");
+    assert_eq!(common::lane_cells(&text, "buf page 0"), "   WPPPPP!----", "{text}");
+    assert_eq!(common::lane_cells(&text, "buf page 1"), "   W---PPPPP--", "{text}");
+    assert_eq!(common::hazard_lines(&text, "buf page 0"), [16]);
+    assert!(text.contains("from 12: user, pipe q"), "pipe q holds page 0 after the splice:\n{text}");
+    assert!(text.contains("HAZARD at line 16: 'fill buf[0..1p] 'B'' wrote to pages still in flight:"), "{text}");
+    assert!(text.contains("buf page 0 is held by pipe q"), "{text}");
+    assert!(text.contains("today  1 hazard (line 16), 8192 bytes copied by the kernel"), "{text}");
+    assert!(text.contains("copy   no hazard, 16384 bytes copied by the kernel"), "{text}");
+    // A threaded story is explored, and its replay charted.
     let out = kmodel().args(["story", "explore_double_buffer_tee", "--dir"]).arg(scenarios()).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("HAZARD at line"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("timeline of the replay"), "{text}");
+    assert_eq!(common::hazard_lines(&text, "buf page 0"), [21], "{text}");
+}
+
+/// Every story that runs on one thread tells its run as a chart whose
+/// hazard columns are exactly the lines the model calls hazards.
+#[test]
+fn every_story_chart_marks_each_hazard_at_its_line() {
+    let cat = stories::catalogue(&scenarios()).unwrap();
+    for s in cat.iter().filter(|s| !s.threaded) {
+        let out = kmodel().args(["story", &s.name, "--dir"]).arg(scenarios()).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{}", s.name);
+        let m = measure(&kmodel::cli::load(&s.path).unwrap(), KernelConfig::default()).unwrap();
+        for line in &m.hazard_lines {
+            assert!(text.contains(&format!("HAZARD at line {line}: ")), "{}: hazard {line}:\n{text}", s.name);
+        }
+        let labels: Vec<&str> = text
+            .lines()
+            .filter(|l| l.ends_with('|') && l.contains(" |"))
+            .map(|l| l.split(" |").next().unwrap().trim_end())
+            .collect();
+        let mut marked: Vec<usize> = labels.iter().flat_map(|l| common::hazard_lines(&text, l)).collect();
+        marked.sort_unstable();
+        marked.dedup();
+        let mut want = m.hazard_lines.clone();
+        want.sort_unstable();
+        want.dedup();
+        assert_eq!(marked, want, "{}: hazard columns:\n{text}", s.name);
+    }
 }
 
 // ---- kernel variants ------------------------------------------------------------

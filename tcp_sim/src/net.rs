@@ -162,6 +162,11 @@ impl Network {
         Self::default()
     }
 
+    /// Whether no socket was ever made (the network is as `new` made it).
+    pub fn is_unused(&self) -> bool {
+        self.sock_conn.is_empty()
+    }
+
     /// The current simulated time.
     pub fn now(&self) -> Instant {
         self.events.now()

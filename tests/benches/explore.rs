@@ -2,14 +2,15 @@
 //! and how long each loom model takes in release mode.
 //!
 //! Criterion measures the exhaustive, preemption-bound-2 exploration of
-//! `scenarios/explore_double_buffer_wait.scenario` (the safe version: every
-//! schedule is explored, none is cut short by a violation) and the search
-//! that finds the hazard in `explore_double_buffer_tee.scenario`. After
-//! criterion's groups the benchmark times the exhaustive exploration itself
-//! (median of 5 runs, in this run) and prints schedules and states per
-//! second, then the wall time of each loom model when the loom test
-//! binaries are already built (`./check` builds them in `target/loom`), and
-//! ends its output with the line
+//! `scenarios/explore_double_buffer_wait.scenario` (the safe version, three
+//! threads: every schedule is explored, none is cut short by a violation),
+//! with the state cache and without it, and the search that finds the
+//! hazard in `explore_double_buffer_tee.scenario`. After criterion's groups
+//! the benchmark times the exhaustive exploration itself (median of 5 runs
+//! with the cache, 3 without, in this run) and prints schedules, states and
+//! pruned states per second and the ratio, then the wall time of each loom
+//! model when the loom test binaries are already built (`./check` builds
+//! them in `target/loom`), and ends its output with the line
 //!
 //! ```text
 //! explore double_buffer seconds = X.XX
@@ -43,6 +44,26 @@ fn quick_mode() -> bool {
 
 fn bound2() -> ExploreConfig {
     ExploreConfig { bound: 2, ..ExploreConfig::default() }
+}
+
+fn bound2_no_reduction() -> ExploreConfig {
+    ExploreConfig { reduction: false, ..bound2() }
+}
+
+/// The median of `runs` exhaustive explorations of `sc` under `config`:
+/// (seconds, schedules, states, pruned).
+fn median(sc: &Scenario, config: &ExploreConfig, runs: usize) -> (f64, u64, u64, u64) {
+    let mut times: Vec<(f64, u64, u64, u64)> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            let s = explore(sc, config, &mut |_| {}).expect("explores");
+            assert!(s.finding.is_none() && s.complete, "the wait story must be safe and fully explored");
+            let p = s.progress;
+            (start.elapsed().as_secs_f64(), p.schedules, p.states, p.pruned)
+        })
+        .collect();
+    times.sort_by(|a, b| a.0.total_cmp(&b.0));
+    times[times.len() / 2]
 }
 
 /// The loom test binaries under `target/loom/release/deps`, newest first
@@ -86,12 +107,17 @@ fn main() {
     let wait = story("explore_double_buffer_wait");
     let tee = story("explore_double_buffer_tee");
     let mut c = Criterion::default().configure_from_args().sample_size(10).measurement_time(Duration::from_secs(3));
-    let schedules = explore(&wait, &bound2(), &mut |_| {}).expect("explores").progress.schedules;
+    let states = explore(&wait, &bound2(), &mut |_| {}).expect("explores").progress.states;
     {
         let mut g = c.benchmark_group("explore");
-        g.throughput(Throughput::Elements(schedules));
+        g.throughput(Throughput::Elements(states));
         g.bench_function("double_buffer_wait_bound2_exhaustive", |b| {
             b.iter(|| black_box(explore(&wait, &bound2(), &mut |_| {}).expect("explores")))
+        });
+        let states = explore(&wait, &bound2_no_reduction(), &mut |_| {}).expect("explores").progress.states;
+        g.throughput(Throughput::Elements(states));
+        g.bench_function("double_buffer_wait_bound2_exhaustive_no_reduction", |b| {
+            b.iter(|| black_box(explore(&wait, &bound2_no_reduction(), &mut |_| {}).expect("explores")))
         });
         g.throughput(Throughput::Elements(1));
         g.bench_function("double_buffer_tee_find_hazard", |b| {
@@ -101,21 +127,26 @@ fn main() {
     }
     c.final_summary();
 
-    let runs = if quick_mode() { 1 } else { 5 };
-    let mut times: Vec<(f64, u64, u64)> = (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            let s = explore(&wait, &bound2(), &mut |_| {}).expect("explores");
-            assert!(s.finding.is_none() && s.complete, "the wait story must be safe and fully explored");
-            (start.elapsed().as_secs_f64(), s.progress.schedules, s.progress.states)
-        })
-        .collect();
-    times.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let (secs, schedules, states) = times[times.len() / 2];
+    let quick = quick_mode();
+    let (secs, schedules, states, pruned) = median(&wait, &bound2(), if quick { 1 } else { 5 });
     println!(
-        "explore double_buffer: {schedules} schedules, {states} states, {:.0} schedules/s, {:.0} states/s",
+        "explore double_buffer: {schedules} schedules, {states} states, {pruned} pruned (state cache), \
+         {:.0} schedules/s, {:.0} states/s",
         schedules as f64 / secs,
         states as f64 / secs
+    );
+    let (full, full_schedules, full_states, _) = median(&wait, &bound2_no_reduction(), if quick { 1 } else { 3 });
+    println!(
+        "explore double_buffer without state cache: {full_schedules} schedules, {full_states} states, {:.2} s, \
+         {:.0} schedules/s, {:.0} states/s",
+        full,
+        full_schedules as f64 / full,
+        full_states as f64 / full
+    );
+    println!(
+        "explore double_buffer state cache: {:.1}x fewer states, {:.1}x faster",
+        full_states as f64 / states as f64,
+        full / secs
     );
     if quick_mode() {
         println!("loom models: skipped in quick mode");

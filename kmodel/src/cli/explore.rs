@@ -7,7 +7,7 @@ use crate::explore::{self, ExploreConfig, MAX_BOUND, Progress, describe, replay_
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::kernel::{KernelConfig, KernelVariant};
-use crate::render::timeline;
+use crate::render::record;
 use crate::scenario;
 
 use super::{EXIT_BACKEND, EXIT_BAD_INPUT, load};
@@ -35,6 +35,10 @@ pub(super) struct ExploreArgs {
     /// No progress on standard error.
     #[arg(long)]
     quiet: bool,
+    /// Run every interleaving: no state caching (the verdict is the same,
+    /// only slower; for checking the reduction).
+    #[arg(long)]
+    no_reduction: bool,
     /// Which kernel runs it: today, 2006 or copy.
     #[arg(long, default_value = "today")]
     kernel: KernelVariant,
@@ -56,16 +60,29 @@ pub(super) fn print_finding(
     for line in replay.lines() {
         outln!("    {line}");
     }
-    if let Ok(replayed) = scenario::parse("replay", &replay)
-        && let Ok(t) = timeline(&replayed, kernel)
-    {
-        outln!();
-        outln!("timeline of the replay (who holds each run of pages after each step):");
-        for line in t.to_string().lines() {
-            outln!("    {line}");
+    outln!();
+    match scenario::parse("replay", &replay).map(|r| record(&r, &replay, kernel)) {
+        Ok(Ok(mut view)) => {
+            // Name each column by the line of the explored file, as the
+            // replay's comments and the finding above do.
+            for s in &mut view.steps {
+                s.line = replayed_line(&replay, s.line).unwrap_or(s.line);
+            }
+            view.path = "the replay (the explored file's lines)".to_string();
+            super::view::print_chart(&view);
         }
+        Ok(Err(e)) => outln!("(no chart of the replay: the model failed: {e})"),
+        Err(e) => outln!("(no chart of the replay: {e})"),
     }
     ExitCode::from(1)
+}
+
+/// The explored file's line that line `n` of a replay came from (its
+/// `# thread T, line N[: ...]` comment).
+fn replayed_line(replay: &str, n: usize) -> Option<usize> {
+    let comment = replay.lines().nth(n.checked_sub(1)?)?.rsplit_once('#')?.1;
+    let after = comment.rsplit_once("line ")?.1;
+    after[..after.find(|c: char| !c.is_ascii_digit()).unwrap_or(after.len())].parse().ok()
 }
 
 pub(super) fn cmd_explore(args: &ExploreArgs) -> ExitCode {
@@ -81,6 +98,7 @@ pub(super) fn cmd_explore(args: &ExploreArgs) -> ExitCode {
         random: args.random.map(|n| (n, args.seed)),
         max_schedules: args.max_schedules,
         kernel: KernelConfig { variant: args.kernel, ..KernelConfig::default() },
+        reduction: !args.no_reduction,
     };
     if let Some(names) = &args.schedule {
         return match explore::run_schedule(&sc, &config, names) {
@@ -119,11 +137,14 @@ pub(super) fn cmd_explore(args: &ExploreArgs) -> ExitCode {
         let rate = p.states as f64 / secs;
         if lines {
             eprintln!(
-                "explore: {} schedules, {} states ({rate:.0} states/s), deepest {} steps, {secs:.1} s",
-                p.schedules, p.states, p.max_depth
+                "explore: {} schedules, {} states ({rate:.0} states/s), {} pruned, deepest {} steps, {secs:.1} s",
+                p.schedules, p.states, p.pruned, p.max_depth
             );
         }
-        bar.set_message(format!("{} states ({rate:.0}/s), deepest {} steps", p.states, p.max_depth));
+        bar.set_message(format!(
+            "{} states ({rate:.0}/s), {} pruned, deepest {} steps",
+            p.states, p.pruned, p.max_depth
+        ));
         bar.set_position(p.schedules);
     };
     let summary = match explore::explore(&sc, &config, &mut report) {
@@ -140,7 +161,14 @@ pub(super) fn cmd_explore(args: &ExploreArgs) -> ExitCode {
         None if summary.complete => format!("exhaustive under preemption bound {}", config.bound),
         None => format!("stopped early, preemption bound {}", config.bound),
     };
-    eprintln!("explore: {} schedules, {} states in {:.2} s ({mode})", p.schedules, p.states, p.elapsed.as_secs_f64());
+    eprintln!(
+        "explore: {} schedules, {} states, {} pruned (state cache{}) in {:.2} s ({mode})",
+        p.schedules,
+        p.states,
+        p.pruned,
+        if config.reduction { "" } else { " off" },
+        p.elapsed.as_secs_f64()
+    );
     match summary.finding {
         Some(f) => {
             if let explore::Violation::Invariant(_) = f.violation {
@@ -150,9 +178,16 @@ pub(super) fn cmd_explore(args: &ExploreArgs) -> ExitCode {
             print_finding(&sc, &f.violation, &f.trace, config.kernel)
         }
         None => {
+            let pruned = if p.pruned > 0 {
+                format!(", {} states pruned as already explored (state cache)", p.pruned)
+            } else {
+                String::new()
+            };
             outln!(
-                "no violation: {} schedules ({mode}): no hazard, no failed expect, no deadlock, invariants hold",
-                p.schedules
+                "no violation: {} schedules, {} states{pruned} ({mode}): no hazard, no failed expect, no deadlock, \
+                 invariants hold",
+                p.schedules,
+                p.states
             );
             ExitCode::SUCCESS
         }

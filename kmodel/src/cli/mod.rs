@@ -37,11 +37,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::kernel::{KernelConfig, KernelVariant};
 use crate::linux::{LinuxBackend, LinuxOptions};
 use crate::model::ModelBackend;
-use crate::render::timeline;
 use crate::scenario::{self, Backend, Report, Scenario};
 
 /// The built-in story that `kmodel` with no arguments tells.
 pub const STORY: &str = include_str!("../../../scenarios/story_double_buffer.scenario");
+/// Where the built-in story lives in the source tree.
+const STORY_PATH: &str = "scenarios/story_double_buffer.scenario";
 
 /// Exit status for bad input (unreadable or malformed scenario).
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -254,7 +255,7 @@ fn cmd_run(file: &Path, on: On, view: &view::ViewArgs, variant: KernelVariant, l
 }
 
 fn cmd_builtin_story(variant: KernelVariant) -> ExitCode {
-    let scenario = match scenario::parse("story_double_buffer.scenario", STORY) {
+    let scenario = match scenario::parse(STORY_PATH, STORY) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("kmodel: built-in story: {e}");
@@ -265,31 +266,25 @@ fn cmd_builtin_story(variant: KernelVariant) -> ExitCode {
         outln!("{}", line.trim_start_matches('#').trim_start());
     }
     outln!();
-    outln!("Each operation, its result, and who holds each run of the buffer's pages");
-    outln!("afterwards ([busy]: a kernel object holds them; [free]: only the program):");
-    outln!();
     if variant != KernelVariant::Today {
         outln!("Told by the kernel variant '{variant}': {}", variant.summary());
         outln!();
     }
-    match timeline(&scenario, KernelConfig { variant, ..KernelConfig::default() }) {
-        Ok(t) => {
-            out!("{t}");
-            outln!();
-            if let Some(h) = t.steps.iter().find(|s| s.hazard.is_some()) {
-                outln!("The hazard is line {}: '{}' stored into pages a kernel object still held,", h.at.0, h.at.1);
-                outln!("so whoever consumes them afterwards sees bytes written after the send.");
-                outln!("\"Left the pipe\" is not \"free\": only the last kernel reference makes a page reusable.");
-            }
-            outln!("Run it yourself: kmodel run scenarios/story_double_buffer.scenario --timeline");
-            outln!("Compare with the real kernel: kmodel diff scenarios/story_double_buffer.scenario");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("kmodel: {e}");
-            ExitCode::from(EXIT_BACKEND)
-        }
+    let view = match story::show_run(&scenario, STORY, KernelConfig { variant, ..KernelConfig::default() }) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    if let Some(h) = view.steps.iter().find(|s| s.hazard.is_some()) {
+        outln!("The hazard is line {}: '{}'", h.line, h.text);
+        outln!("stored into pages a kernel object still held, so whoever consumes them");
+        outln!("afterwards sees bytes written after the send. \"Left the pipe\" is not");
+        outln!("\"free\": only the last kernel reference makes a page reusable.");
+        outln!();
     }
+    story::variants(&scenario);
+    outln!("Run it yourself: kmodel run {STORY_PATH} --timeline");
+    outln!("Compare with the real kernel: kmodel diff {STORY_PATH}");
+    ExitCode::from(view.report.exit_status() as u8)
 }
 
 /// Parse the command line and run; the process's exit status.

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use crate::explore::{self, ExploreConfig};
 use crate::kernel::{KernelConfig, KernelVariant};
-use crate::render::timeline;
+use crate::render::{RunView, record};
+use crate::scenario::Scenario;
 use crate::stories::{self, TOPICS};
 use crate::sweep::measure;
 
@@ -91,29 +92,44 @@ pub(super) fn cmd_story(args: &StoryArgs) -> ExitCode {
     if story.threaded {
         return tell_threaded(&scenario, config);
     }
-    outln!("Each operation, its result, and who holds each run of pages afterwards:");
-    outln!();
-    let t = match timeline(&scenario, config) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("kmodel: {e}");
-            return ExitCode::from(EXIT_BACKEND);
-        }
+    let source = std::fs::read(&story.path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    let view = match show_run(&scenario, &source, config) {
+        Ok(v) => v,
+        Err(code) => return code,
     };
-    out!("{t}");
-    outln!();
     let has_buffer = scenario.objects.iter().any(|o| matches!(o.kind, crate::scenario::ObjKind::Buffer { .. }));
     if has_buffer {
         variants(&scenario);
     }
     outln!("Run it: kmodel run {} --timeline", story.path.display());
     outln!("Compare with the real kernel: kmodel diff {}", story.path.display());
-    ExitCode::from(t.report.exit_status() as u8)
+    ExitCode::from(view.report.exit_status() as u8)
+}
+
+/// Run `scenario` on the model, recording its pages, and print its result
+/// lines (as `kmodel run` prints them) and then its timeline.
+///
+/// # Errors
+/// The exit status when the model failed (said on standard error).
+pub(super) fn show_run(scenario: &Scenario, source: &str, config: KernelConfig) -> Result<RunView, ExitCode> {
+    let view = record(scenario, source, config).map_err(|e| {
+        eprintln!("kmodel: {}: model backend failed: {e}", scenario.path);
+        ExitCode::from(EXIT_BACKEND)
+    })?;
+    outln!("Each operation and its result, as `kmodel run` prints them:");
+    outln!();
+    out!("{}", view.report.output());
+    outln!();
+    outln!("Who holds the pages after each operation (one column each, line number above):");
+    outln!();
+    super::view::print_chart(&view);
+    outln!();
+    Ok(view)
 }
 
 /// What each kernel variant makes of the story: hazards and copies.
-fn variants(scenario: &crate::scenario::Scenario) {
-    outln!("Under each kernel (--kernel; an expect written for today's kernel may fail under another):");
+pub(super) fn variants(scenario: &Scenario) {
+    outln!("Under each kernel (--kernel; today's expects may fail under another):");
     for v in KernelVariant::ALL {
         match measure(scenario, KernelConfig { variant: v, ..KernelConfig::default() }) {
             Ok(m) => {
@@ -138,7 +154,7 @@ fn variants(scenario: &crate::scenario::Scenario) {
 /// A threaded story: explore its schedules and show the shortest
 /// violation with its timeline, or say that there is none.
 fn tell_threaded(scenario: &crate::scenario::Scenario, kernel: KernelConfig) -> ExitCode {
-    let config = ExploreConfig { bound: 2, random: None, max_schedules: Some(200_000), kernel };
+    let config = ExploreConfig { bound: 2, random: None, max_schedules: Some(200_000), kernel, reduction: true };
     outln!("Its threads, under every schedule with at most 2 preemptions (kmodel explore):");
     outln!();
     match explore::explore(scenario, &config, &mut |_| {}) {
@@ -150,9 +166,13 @@ fn tell_threaded(scenario: &crate::scenario::Scenario, kernel: KernelConfig) -> 
                 code
             }
             None => {
+                let p = summary.progress;
                 outln!(
-                    "no violation in {} schedules: no hazard, no failed expect, no deadlock, invariants hold",
-                    summary.progress.schedules
+                    "no violation in {} schedules ({} states, {} pruned as already explored): no hazard, no failed \
+                     expect, no deadlock, invariants hold",
+                    p.schedules,
+                    p.states,
+                    p.pruned
                 );
                 outln!();
                 outln!("Explore it: kmodel explore {}", scenario.path);

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::kernel::{KernelConfig, KernelVariant};
-use crate::render::{Style, chart, html, record};
+use crate::render::{RunView, Style, chart, html, record};
 
 use super::{EXIT_BACKEND, EXIT_BAD_INPUT, On, blocked_message, load};
 
@@ -53,15 +53,28 @@ pub(crate) fn stderr_color() -> bool {
     choice != anstream::ColorChoice::Never && (forced || std::io::stdout().is_terminal())
 }
 
-/// The width of the terminal on standard error (`COLUMNS`, else the
-/// window size, else 100).
-fn terminal_width() -> usize {
+/// Whether ANSI colours suit standard output (`anstream`'s choice:
+/// `NO_COLOR`, `CLICOLOR`, `CLICOLOR_FORCE`, `TERM=dumb`, a terminal).
+fn stdout_color() -> bool {
+    anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never
+}
+
+/// The timeline of `view` on standard output, for the commands whose
+/// output is for people (`kmodel`, `story`, `explore`'s finding):
+/// coloured and as wide as standard output's terminal.
+pub(crate) fn print_chart(view: &RunView) {
+    out!("{}", chart(view, Style { color: stdout_color(), width: terminal_width(libc::STDOUT_FILENO) }));
+}
+
+/// The width of the terminal on `fd` (`COLUMNS`, else the window size,
+/// else 100).
+fn terminal_width(fd: libc::c_int) -> usize {
     if let Some(w) = std::env::var("COLUMNS").ok().and_then(|v| v.parse::<usize>().ok()).filter(|&w| w >= 20) {
         return w;
     }
     let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
     // SAFETY: TIOCGWINSZ writes one `winsize` into `ws`, which lives for the call.
-    let r = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut ws) };
+    let r = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) };
     if r == 0 && ws.ws_col >= 20 { usize::from(ws.ws_col) } else { 100 }
 }
 
@@ -137,7 +150,7 @@ pub(crate) fn cmd_run_view(file: &Path, on: On, args: &ViewArgs, variant: Kernel
     };
     out!("{}", view.report.output());
     if args.timeline {
-        let style = Style { color: stderr_color(), width: terminal_width() };
+        let style = Style { color: stderr_color(), width: terminal_width(libc::STDERR_FILENO) };
         eprint!("{}", chart(&view, style));
     }
     let mut outputs = outputs.into_iter();

@@ -22,9 +22,25 @@
 //! the length of the shortest violation found so far, so the schedule
 //! reported is the shortest within the bound. Random mode runs N schedules
 //! chosen by a seeded RNG.
+//!
+//! **State caching** (on unless `ExploreConfig::reduction` is off): many
+//! interleavings reach the same state (two steps on different objects in
+//! either order). Each state the search enters is keyed by the machine's
+//! canonical fingerprint (`ModelBackend::fingerprint`: no event log or
+//! stamps, pages named by first appearance) with each thread's next step
+//! and whether it waits, and the thread that ran last (it decides what a
+//! switch costs). The cache keeps, per key, the (preemptions used, depth)
+//! pairs it was entered with; a state entered again with no fewer
+//! preemptions used and no smaller depth is pruned: everything below it
+//! was explored from the earlier visit with at least the same budget and at
+//! most the same length, so the shortest violation and the verdict are
+//! unchanged. Machines that cannot be fingerprinted (sockets, security
+//! modules) are never cached.
 
 mod report;
 
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -50,11 +66,14 @@ pub struct ExploreConfig {
     pub max_schedules: Option<u64>,
     /// The model's configuration.
     pub kernel: KernelConfig,
+    /// Prune states already explored with at least the same budget (state
+    /// caching, exhaustive mode only). Off: every interleaving is run.
+    pub reduction: bool,
 }
 
 impl Default for ExploreConfig {
     fn default() -> Self {
-        ExploreConfig { bound: 2, random: None, max_schedules: None, kernel: KernelConfig::default() }
+        ExploreConfig { bound: 2, random: None, max_schedules: None, kernel: KernelConfig::default(), reduction: true }
     }
 }
 
@@ -116,6 +135,9 @@ pub struct Progress {
     pub states: u64,
     /// The deepest schedule so far, in steps.
     pub max_depth: usize,
+    /// States pruned by the state cache (already explored with at least
+    /// this budget).
+    pub pruned: u64,
     /// Since the start.
     pub elapsed: Duration,
 }
@@ -175,6 +197,9 @@ struct Explorer<'a> {
     last_report: Instant,
     on_progress: &'a mut dyn FnMut(&Progress),
     stopped: bool,
+    /// The state cache: key -> (preemptions, depth) pairs it was entered
+    /// with, none dominating another.
+    seen: HashMap<u64, Vec<(usize, usize)>>,
 }
 
 impl<'a> Explorer<'a> {
@@ -189,6 +214,7 @@ impl<'a> Explorer<'a> {
             last_report: start,
             on_progress,
             stopped: false,
+            seen: HashMap::new(),
         }
     }
 
@@ -298,6 +324,34 @@ impl<'a> Explorer<'a> {
         }
     }
 
+    /// The state cache's key for `s`: the machine's fingerprint, each
+    /// thread's next step and whether it waits, and the last thread.
+    fn key(&self, s: &State) -> Option<u64> {
+        let machine = s.model.fingerprint()?;
+        let mut h = DefaultHasher::new();
+        machine.hash(&mut h);
+        s.pc.hash(&mut h);
+        for t in 0..s.pc.len() {
+            self.enabled(s, t).hash(&mut h);
+        }
+        s.last.hash(&mut h);
+        Some(h.finish())
+    }
+
+    /// Whether `s` was explored before with no more preemptions used and
+    /// no greater depth; otherwise remember it.
+    fn seen_before(&mut self, s: &State) -> bool {
+        let Some(key) = self.key(s) else { return false };
+        let here = (s.preemptions, s.trace.len());
+        let entry = self.seen.entry(key).or_default();
+        if entry.iter().any(|&(p, d)| p <= here.0 && d <= here.1) {
+            return true;
+        }
+        entry.retain(|&(p, d)| !(here.0 <= p && here.1 <= d));
+        entry.push(here);
+        false
+    }
+
     /// Depth-first search from `s`.
     fn dfs(&mut self, s: State) {
         if self.stopped {
@@ -306,6 +360,10 @@ impl<'a> Explorer<'a> {
         // Branch and bound: a schedule as long as the shortest violation
         // found cannot yield a shorter one.
         if self.best.as_ref().is_some_and(|b| s.trace.len() + 1 >= b.trace.len()) {
+            return;
+        }
+        if self.config.reduction && self.seen_before(&s) {
+            self.progress.pruned += 1;
             return;
         }
         let n = self.scenario.threads.len();

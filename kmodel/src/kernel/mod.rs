@@ -13,9 +13,11 @@
 
 mod errno;
 mod file;
+mod fingerprint;
 mod inode;
 mod invariants;
 mod mm;
+mod pipe_ops;
 mod sys_net;
 mod sys_rw;
 mod sys_splice;

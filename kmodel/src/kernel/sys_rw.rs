@@ -3,7 +3,8 @@
 
 use page_refs::Source;
 
-use super::file::{Fd, FileKind};
+use super::file::{Fd, File, FileKind};
+use super::pipe_ops::{pipe_read, pipe_write};
 use super::{Errno, Kernel, MAX_RW_COUNT, Pid, pipe_errno, verify_area};
 use crate::vfs::Mask;
 
@@ -32,21 +33,13 @@ impl Kernel {
     /// `EBADF` (closed, or not open for reading), `EINVAL` (position
     /// overflow), `EAGAIN`, [`super::BLOCKED`].
     pub fn read(&mut self, pid: Pid, fd: Fd, len: u64, out: &mut Vec<u8>) -> Result<usize, Errno> {
-        let file = self.file(pid, fd)?;
-        if !file.readable {
-            return Err(Errno::EBADF);
-        }
-        let len = len.min(MAX_RW_COUNT) as usize;
-        if file.seekable() {
-            verify_area(file.pos, len as u64)?;
-        }
-        self.security().file_permission(pid, &file, Mask::READ)?;
+        let (file, len) = self.read_prep(pid, fd, len)?;
         match file.kind {
             FileKind::Directory(_) => Err(Errno::EISDIR),
             FileKind::PipeRead(id) | FileKind::PipeWrite(id) => {
                 let Kernel { pipes, pages, .. } = self;
                 let pipe = pipes.get_mut(&id).expect("open pipe end without pipe");
-                let n = pipe.read_into(pages, len, file.nonblock, out).map_err(pipe_errno)?;
+                let n = pipe_read(pipe, pages, len, file.nonblock, out)?;
                 self.copied += n as u64;
                 Ok(n)
             }
@@ -62,6 +55,22 @@ impl Kernel {
                 Ok(n)
             }
         }
+    }
+
+    /// read(2)'s checks before it looks at the file's contents (`fdget`,
+    /// `FMODE_READ`, the `MAX_RW_COUNT` cap, `rw_verify_area`,
+    /// `security_file_permission`): answers the open file and the length.
+    pub(crate) fn read_prep(&mut self, pid: Pid, fd: Fd, len: u64) -> Result<(File, usize), Errno> {
+        let file = self.file(pid, fd)?;
+        if !file.readable {
+            return Err(Errno::EBADF);
+        }
+        let len = len.min(MAX_RW_COUNT) as usize;
+        if file.seekable() {
+            verify_area(file.pos, len as u64)?;
+        }
+        self.security().file_permission(pid, &file, Mask::READ)?;
+        Ok((file, len))
     }
 
     /// write(2) of `src`; answers the count.
@@ -89,26 +98,13 @@ impl Kernel {
     }
 
     fn write_progress_inner(&mut self, pid: Pid, fd: Fd, src: Source<'_>) -> Result<usize, (Errno, usize)> {
-        let file = self.file(pid, fd).map_err(|e| (e, 0))?;
-        if !file.writable {
-            return Err((Errno::EBADF, 0));
-        }
         let src = cap(src);
-        if file.seekable() {
-            verify_area(file.pos, src.len() as u64).map_err(|e| (e, 0))?;
-        }
-        self.security().file_permission(pid, &file, Mask::WRITE).map_err(|e| (e, 0))?;
+        let file = self.write_prep(pid, fd, src.len()).map_err(|e| (e, 0))?;
         match file.kind {
             FileKind::PipeRead(id) | FileKind::PipeWrite(id) => {
                 let Kernel { pipes, pages, .. } = self;
                 let pipe = pipes.get_mut(&id).expect("open pipe end without pipe");
-                pipe.write(pages, src, file.nonblock).map_err(|e| {
-                    let done = match e {
-                        pipe_buffer::PipeError::WouldBlock { done } => done,
-                        _ => 0,
-                    };
-                    (pipe_errno(e), done)
-                })
+                pipe_write(pipe, pages, src, file.nonblock)
             }
             FileKind::Directory(_) => unreachable!("directories are never open for writing"),
             FileKind::Regular(ino) => {
@@ -122,6 +118,21 @@ impl Kernel {
                 self.sock_write_progress(s, src, file.nonblock, false)
             }
         }
+    }
+
+    /// write(2)'s checks before it touches the file (`fdget`,
+    /// `FMODE_WRITE`, `rw_verify_area`, `security_file_permission`) for a
+    /// write of `len` bytes (already capped at `MAX_RW_COUNT`).
+    pub(crate) fn write_prep(&mut self, pid: Pid, fd: Fd, len: usize) -> Result<File, Errno> {
+        let file = self.file(pid, fd)?;
+        if !file.writable {
+            return Err(Errno::EBADF);
+        }
+        if file.seekable() {
+            verify_area(file.pos, len as u64)?;
+        }
+        self.security().file_permission(pid, &file, Mask::WRITE)?;
+        Ok(file)
     }
 
     /// pwrite(2) of `src` at `offset`; the file position does not move.
@@ -255,6 +266,6 @@ impl Kernel {
 }
 
 /// A read or write moves at most [`MAX_RW_COUNT`] bytes.
-fn cap(src: Source<'_>) -> Source<'_> {
+pub(crate) fn cap(src: Source<'_>) -> Source<'_> {
     if src.len() as u64 > MAX_RW_COUNT { src.split_at(MAX_RW_COUNT as usize).0 } else { src }
 }

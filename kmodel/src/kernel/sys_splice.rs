@@ -6,6 +6,7 @@ use pipe_buffer::{BufFlags, BufOrigin, PIPE_DEF_BUFFERS};
 use super::file::{Fd, File, FileKind, PipeId};
 use super::inode::InodeId;
 use super::mm::{UserBuffer, UserRange};
+use super::pipe_ops::{splice_pipes, tee_pipes};
 use super::{Errno, Kernel, MAX_RW_COUNT, Pid, pipe_errno, verify_area};
 use crate::vfs::Mask;
 
@@ -171,28 +172,16 @@ impl Kernel {
         len: u64,
         flags: SpliceFlags,
     ) -> Result<usize, Errno> {
-        if len == 0 {
-            return Ok(0);
-        }
-        let input = self.file(pid, fd_in)?;
-        let output = self.file(pid, fd_out)?;
-        let (ipipe, opipe) = (input.pipe(), output.pipe());
-        if (ipipe.is_some() && off_in.is_some()) || (opipe.is_some() && off_out.is_some()) {
-            return Err(Errno::ESPIPE);
-        }
-        if !input.readable || !output.writable {
-            return Err(Errno::EBADF);
-        }
-        let len = usize::try_from(len).unwrap_or(usize::MAX);
-        match (ipipe, opipe) {
-            (Some(i), Some(o)) => {
-                if i == o {
-                    return Err(Errno::EINVAL);
+        let (input, output, len) =
+            match self.splice_prep(pid, fd_in, off_in.is_some(), fd_out, off_out.is_some(), len, flags)? {
+                SpliceRoute::Zero => return Ok(0),
+                SpliceRoute::Pipes { i, o, len, nonblock } => {
+                    let (ip, op, pages) = self.two_pipes(i, o);
+                    return splice_pipes(ip, op, pages, len, nonblock);
                 }
-                let nonblock = flags.nonblock || input.nonblock || output.nonblock;
-                let (ip, op, pages) = self.two_pipes(i, o);
-                ip.splice_to(op, pages, len, nonblock).map_err(pipe_errno)
-            }
+                SpliceRoute::Other { input, output, len } => (input, output, len),
+            };
+        match (input.pipe(), output.pipe()) {
             (Some(i), None) => {
                 if let FileKind::Socket(s) = output.kind {
                     if off_out.is_some() {
@@ -243,6 +232,47 @@ impl Kernel {
                 Ok(n)
             }
             (None, None) => Err(Errno::EINVAL),
+            (Some(_), Some(_)) => unreachable!("two pipes are routed by splice_prep"),
+        }
+    }
+
+    /// splice(2)'s checks up to the point where it knows what it joins:
+    /// `fdget` of both ends, offsets on pipes (`ESPIPE`), modes, one pipe
+    /// twice (`EINVAL`). `has_off_in` / `has_off_out` say whether the
+    /// caller passed offsets.
+    #[allow(clippy::too_many_arguments)] // splice(2)'s arguments
+    pub(crate) fn splice_prep(
+        &mut self,
+        pid: Pid,
+        fd_in: Fd,
+        has_off_in: bool,
+        fd_out: Fd,
+        has_off_out: bool,
+        len: u64,
+        flags: SpliceFlags,
+    ) -> Result<SpliceRoute, Errno> {
+        if len == 0 {
+            return Ok(SpliceRoute::Zero);
+        }
+        let input = self.file(pid, fd_in)?;
+        let output = self.file(pid, fd_out)?;
+        let (ipipe, opipe) = (input.pipe(), output.pipe());
+        if (ipipe.is_some() && has_off_in) || (opipe.is_some() && has_off_out) {
+            return Err(Errno::ESPIPE);
+        }
+        if !input.readable || !output.writable {
+            return Err(Errno::EBADF);
+        }
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        match (ipipe, opipe) {
+            (Some(i), Some(o)) => {
+                if i == o {
+                    return Err(Errno::EINVAL);
+                }
+                let nonblock = flags.nonblock || input.nonblock || output.nonblock;
+                Ok(SpliceRoute::Pipes { i, o, len, nonblock })
+            }
+            _ => Ok(SpliceRoute::Other { input, output, len }),
         }
     }
 
@@ -301,8 +331,27 @@ impl Kernel {
     /// `EBADF`, `EINVAL` (not two distinct pipes), `EPIPE`, `EAGAIN`,
     /// [`super::BLOCKED`].
     pub fn tee(&mut self, pid: Pid, fd_in: Fd, fd_out: Fd, len: u64, flags: SpliceFlags) -> Result<usize, Errno> {
+        match self.tee_prep(pid, fd_in, fd_out, len, flags)? {
+            None => Ok(0),
+            Some((i, o, len, nonblock)) => {
+                let (ip, op, pages) = self.two_pipes(i, o);
+                tee_pipes(ip, op, pages, len, nonblock)
+            }
+        }
+    }
+
+    /// tee(2)'s checks: answers the two pipes, the length and whether not
+    /// to wait, or `None` for a zero length.
+    pub(crate) fn tee_prep(
+        &mut self,
+        pid: Pid,
+        fd_in: Fd,
+        fd_out: Fd,
+        len: u64,
+        flags: SpliceFlags,
+    ) -> Result<Option<(PipeId, PipeId, usize, bool)>, Errno> {
         if len == 0 {
-            return Ok(0);
+            return Ok(None);
         }
         let input = self.file(pid, fd_in)?;
         let output = self.file(pid, fd_out)?;
@@ -312,9 +361,7 @@ impl Kernel {
         match (input.pipe(), output.pipe()) {
             (Some(i), Some(o)) if i != o => {
                 let nonblock = flags.nonblock || input.nonblock || output.nonblock;
-                let (ip, op, pages) = self.two_pipes(i, o);
-                let len = usize::try_from(len).unwrap_or(usize::MAX);
-                ip.tee_to(op, pages, len, nonblock).map_err(pipe_errno)
+                Ok(Some((i, o, usize::try_from(len).unwrap_or(usize::MAX), nonblock)))
             }
             _ => Err(Errno::EINVAL),
         }
@@ -425,6 +472,17 @@ impl Kernel {
         }
         total
     }
+}
+
+/// What a splice joins, once its checks passed.
+#[derive(Copy, Clone, Debug)]
+pub(crate) enum SpliceRoute {
+    /// A zero length: nothing to do.
+    Zero,
+    /// Two pipes (`splice_pipe_to_pipe`): all it needs are their locks.
+    Pipes { i: PipeId, o: PipeId, len: usize, nonblock: bool },
+    /// A pipe and a file or socket.
+    Other { input: File, output: File, len: usize },
 }
 
 /// The inode of a regular file; anything else has no `splice_read` and

@@ -183,9 +183,17 @@ pub fn chart(view: &RunView, style: Style) -> String {
         1 => "1 lane".to_string(),
         n => format!("{n} lanes"),
     };
-    let _ = writeln!(out, "timeline of {}: {lanes} of pages, {steps} {axis}", view.path);
+    let head = format!("timeline of {}: ", view.path);
+    wrap(
+        &mut out,
+        &head,
+        &plain_items([format!("{lanes} of pages,").as_str(), &format!("{steps} {axis}")]),
+        " ",
+        style.width,
+    );
     if steps == 0 || view.lanes.is_empty() {
         let _ = writeln!(out, "(no pages: nothing to draw)");
+        blocked(&mut out, view);
         return out;
     }
     let shown = shown_lanes(view);
@@ -237,7 +245,7 @@ pub fn chart(view: &RunView, style: Style) -> String {
             writeln!(out, "... and {} more lanes not drawn (--html draws them all)", view.lanes.len() - shown.len());
     }
     legend(&mut out, view, style);
-    holders(&mut out, view, &shown);
+    holders(&mut out, view, &shown, style.width);
     if view.time_axis == "ms" {
         out.push_str(&super::time_chart::time_chart(view, style, &shown));
     }
@@ -300,22 +308,51 @@ fn legend(out: &mut String, view: &RunView, style: Style) {
     items.push((busy('*'), "several kinds (besides a page cache)"));
     items.push((Cell::UserWrite, "user write"));
     items.push((Cell::Hazard, "HAZARD: user write to a busy page"));
-    out.push_str("key: ");
-    let parts: Vec<String> = items
+    let mut parts: Vec<(String, usize)> = items
         .into_iter()
         .map(|(c, what)| {
-            if style.color {
-                format!("{}{}{RESET} {what}", c.color(), c.glyph())
-            } else {
-                format!("{} {what}", c.glyph())
-            }
+            let plain = format!("{} {what}", c.glyph());
+            let shown = if style.color { format!("{}{}{RESET} {what}", c.color(), c.glyph()) } else { plain.clone() };
+            (shown, plain.chars().count())
         })
         .collect();
-    let _ = writeln!(out, "{}; blank: no page", parts.join(", "));
+    parts.push(("blank: no page".to_string(), 14));
+    wrap(out, "key: ", &parts, ", ", style.width);
+}
+
+/// Write `head` then `items` separated by `sep`, starting a new line
+/// (indented by four spaces) before an item that would pass `width`
+/// columns. Items are `(text, visible width)`: the text may hold colours.
+pub(super) fn wrap(out: &mut String, head: &str, items: &[(String, usize)], sep: &str, width: usize) {
+    const INDENT: &str = "    ";
+    out.push_str(head);
+    let mut col = head.chars().count();
+    for (k, (text, w)) in items.iter().enumerate() {
+        let last = k + 1 == items.len();
+        let tail = if last { 0 } else { sep.trim_end().len() };
+        if k > 0 {
+            if col + sep.len() + w + tail > width && col > INDENT.len() {
+                out.push_str(sep.trim_end());
+                out.push('\n');
+                out.push_str(INDENT);
+                col = INDENT.len();
+            } else {
+                out.push_str(sep);
+                col += sep.len();
+            }
+        }
+        out.push_str(text);
+        col += w;
+    }
+    out.push('\n');
+}
+
+pub(super) fn plain_items<'a>(items: impl IntoIterator<Item = &'a str>) -> Vec<(String, usize)> {
+    items.into_iter().map(|s| (s.to_string(), s.chars().count())).collect()
 }
 
 /// For each drawn lane, who held it from which line on.
-fn holders(out: &mut String, view: &RunView, shown: &[usize]) {
+fn holders(out: &mut String, view: &RunView, shown: &[usize], width: usize) {
     if shown.len() > 12 {
         return;
     }
@@ -324,7 +361,7 @@ fn holders(out: &mut String, view: &RunView, shown: &[usize]) {
         let lane = &view.lanes[i];
         let parts: Vec<String> =
             lane.spans.iter().map(|s| format!("from {}: {}", view.steps[s.from].line, s.holders)).collect();
-        let _ = writeln!(out, "  {}: {}", lane.label, parts.join("; "));
+        wrap(out, &format!("  {}: ", lane.label), &plain_items(parts.iter().map(String::as_str)), "; ", width);
     }
 }
 
@@ -332,17 +369,25 @@ fn hazards(out: &mut String, view: &RunView, style: Style) {
     let (red, reset) = if style.color { ("\x1b[1;31m", RESET) } else { ("", "") };
     let all: Vec<_> = view.steps.iter().filter(|s| s.hazard.is_some()).collect();
     for s in all.iter().take(MAX_HAZARD_LINES) {
-        let _ = writeln!(
-            out,
-            "{red}HAZARD{reset} at line {}: '{}' wrote to pages still in flight: {}",
-            s.line,
-            s.text,
-            s.hazard.as_deref().unwrap_or("")
-        );
+        let head = format!("{red}HAZARD{reset} at line {}: '{}' wrote to pages still in flight:", s.line, s.text);
+        let visible = head.chars().count() - red.len() - reset.len();
+        let mut items = vec![(head, visible)];
+        let clauses: Vec<&str> = s.hazard.as_deref().unwrap_or("").split("; ").collect();
+        let n = clauses.len();
+        items.extend(clauses.iter().enumerate().map(|(k, c)| {
+            let c = if k + 1 < n { format!("{c};") } else { (*c).to_string() };
+            let w = c.chars().count();
+            (c, w)
+        }));
+        wrap(out, "", &items, " ", style.width);
     }
     if all.len() > MAX_HAZARD_LINES {
         let _ = writeln!(out, "... and {} more hazards (--html lists them all)", all.len() - MAX_HAZARD_LINES);
     }
+    blocked(out, view);
+}
+
+fn blocked(out: &mut String, view: &RunView) {
     if let Some(s) = view.steps.last().filter(|s| s.blocked) {
         let _ = writeln!(out, "line {}: '{}' blocked forever", s.line, s.text);
     }
@@ -383,6 +428,27 @@ mod tests {
         assert!(c.contains("each column summarises"), "{c}");
         let lane = c.lines().find(|l| l.starts_with("b page 0")).unwrap();
         assert!(lane.chars().count() <= 80 && lane.trim_end_matches('|').ends_with('!'), "{lane}");
+    }
+
+    #[test]
+    fn narrow_width_wraps_key_holders_and_hazard_between_items() {
+        let v =
+            view("buffer b 2\npipe p\npipe q\nfill b 'x'\nvmsplice p.w b\ntee p.r q.w 2p\nread p.r 2p\nfill b 'y'\n");
+        let c = chart(&v, Style { color: false, width: 70 });
+        let wide: Vec<&str> = c.lines().filter(|l| l.chars().count() > 70).collect();
+        assert!(wide.is_empty(), "{wide:#?}\n{c}");
+        // Breaks fall between items, each continuation indented.
+        assert!(c.contains("\n    W user write,") || c.contains(", W user write,"), "{c}");
+        assert!(c.contains("\n    ! HAZARD: user write to a busy page,"), "{c}");
+        assert!(
+            c.contains("HAZARD at line 8: 'fill b 'y'' wrote to pages still in flight:\n    b pages 0-1 are held"),
+            "{c}"
+        );
+        let unwrapped = chart(&v, Style { color: false, width: 200 });
+        assert!(unwrapped.contains("busy page, blank: no page\n"), "{unwrapped}");
+        // Colour codes do not count as columns.
+        let coloured = chart(&v, Style { color: true, width: 70 });
+        assert_eq!(coloured.lines().count(), c.lines().count(), "{coloured}");
     }
 
     #[test]

@@ -160,7 +160,8 @@ pub(super) fn time_chart(view: &RunView, style: super::Style, shown: &[usize]) -
         }
         out.push_str("|\n");
     }
-    let _ = writeln!(out, "(S: in a socket's send queue, unsent or unacknowledged; R: in the receiver's queue)");
+    let key = ["S: in a socket's send queue, unsent or unacknowledged;", "R: in the receiver's queue"];
+    super::chart::wrap(&mut out, "key: ", &super::chart::plain_items(key), " ", style.width);
     out
 }
 
