@@ -67,8 +67,47 @@ pub struct ModelBackend {
     processes: HashMap<String, Pid>,
     /// Check the page invariants after every step.
     check_each_step: bool,
+    /// Containers and hosts (`container`, `host`, `in`, `migrate`).
+    place: Place,
     /// Where `checkpoint FILE` / `restore FILE` resolve relative names.
     checkpoint_dir: std::path::PathBuf,
+}
+
+/// Where the scenario's containers run, and the hosts besides the one
+/// running now: `ModelBackend::kernel` is always the machine of the
+/// current step's context (the scenario's own machine, `local`, outside
+/// every `in` block).
+#[derive(Clone, Debug, Default)]
+struct Place {
+    /// Host 0 is `local`; a host's kernel is `None` while it is the
+    /// backend's `kernel`.
+    hosts: Vec<HostSlot>,
+    /// The host whose kernel is `ModelBackend::kernel`.
+    current: usize,
+    /// The containers by name.
+    containers: HashMap<String, Ct>,
+    /// The container the current step runs in.
+    within: Option<String>,
+    /// The process outside containers that ran last.
+    outside_pid: Option<Pid>,
+    /// The container each object was declared in (by object index).
+    owner: HashMap<usize, String>,
+}
+
+#[derive(Clone, Debug)]
+struct HostSlot {
+    name: String,
+    uplink: tcp_sim::LinkParams,
+    kernel: Option<Kernel>,
+}
+
+/// A container of the scenario.
+#[derive(Clone, Debug)]
+struct Ct {
+    host: usize,
+    ve: crate::container::VeId,
+    /// The process inside that ran last (its init at first).
+    pid: Pid,
 }
 
 impl ModelBackend {
@@ -89,6 +128,7 @@ impl ModelBackend {
             pid,
             handles: Vec::new(),
             check_each_step: true,
+            place: Place::default(),
             checkpoint_dir: checkpoint::default_dir(),
         }
     }
@@ -106,13 +146,22 @@ impl ModelBackend {
     /// (the kernel's, see `Kernel::fingerprint`, and the backend's own
     /// handles and partial progress), or `None` when it cannot be made.
     pub fn fingerprint(&self) -> Option<u64> {
+        // Other hosts' machines are not part of the kernel's fingerprint.
+        if !self.place.hosts.is_empty() {
+            return None;
+        }
         let mut partial: Vec<_> = self.partial.iter().collect();
         partial.sort_unstable();
         let mut recv: Vec<_> = self.partial_recv.iter().collect();
         recv.sort_unstable();
         let mut procs: Vec<_> = self.processes.iter().collect();
         procs.sort_unstable();
-        self.kernel.fingerprint(&(partial, recv, &self.handles, self.pid, procs))
+        let mut place: Vec<_> = self.place.containers.iter().map(|(n, c)| (n, c.ve, c.pid)).collect();
+        place.sort_unstable();
+        let mut owner: Vec<_> = self.place.owner.iter().collect();
+        owner.sort_unstable();
+        let context = (&self.place.within, self.place.outside_pid, place, owner);
+        self.kernel.fingerprint(&(partial, recv, &self.handles, self.pid, procs, context))
     }
 
     /// The kernel, to register security modules or change tunables.
@@ -246,7 +295,15 @@ impl ModelBackend {
                             _ => unreachable!("tcp_pair installs sockets"),
                         };
                         let socks = (sock(tx), sock(rx));
-                        (Handle::Tcp { tx: Some(tx), rx: Some(rx), socks }, Outcome::Ok)
+                        // Declared inside a container: the accepted end
+                        // belongs to the host outside (a client of the
+                        // container's server), as if passed over a unix
+                        // socket (SCM_RIGHTS) and closed inside.
+                        let rx = match (self.place.within.is_some(), self.place.outside_pid) {
+                            (true, Some(outside)) => self.kernel.pass_fd(pid, rx, outside).ok(),
+                            _ => Some(rx),
+                        };
+                        (Handle::Tcp { tx: Some(tx), rx, socks }, Outcome::Ok)
                     }
                     Err(e) => (Handle::Failed, Outcome::Err(e)),
                 }
@@ -368,7 +425,7 @@ impl ModelBackend {
                 }
             },
             Op::Advance { ns } => {
-                self.kernel.advance_time(Duration(*ns));
+                crate::container::world::advance(self, Duration(*ns));
                 Outcome::Ok
             }
             Op::Checkpoint { file } => self.checkpoint_op(file),
@@ -418,8 +475,8 @@ impl ModelBackend {
             Op::Chroot { path } => unit(self.kernel.chroot(pid, path)),
             Op::Setuid { uid, gid } => unit(self.kernel.setuid(pid, *uid, *gid)),
             Op::Exec { path } => unit(self.kernel.exec(pid, path)),
-            Op::Process { name } => match self.processes.get(name) {
-                Some(&p) => {
+            Op::Process { name } => match self.process_by_name(name) {
+                Some(p) => {
                     self.pid = p;
                     Outcome::Ok
                 }
@@ -427,7 +484,8 @@ impl ModelBackend {
                     Ok(child) => {
                         // The scenario names the new process's program.
                         let _ = self.kernel.set_comm(child, name);
-                        self.processes.insert(name.clone(), child);
+                        let key = self.process_key(name);
+                        self.processes.insert(key, child);
                         self.pid = child;
                         Outcome::Ok
                     }
@@ -447,6 +505,48 @@ impl ModelBackend {
                 }
                 let _ = write!(s, " | uid {}", self.kernel.process(pid).map_or(0, |p| p.cred.uid));
                 Outcome::Text(s)
+            }
+            Op::Container { name, limits } => match self.kernel.create_container(name, limits) {
+                Ok((ve, init)) => {
+                    let host = self.place.current;
+                    self.place.containers.insert(name.clone(), Ct { host, ve, pid: init });
+                    Outcome::Ok
+                }
+                Err(e) => Outcome::Err(e),
+            },
+            Op::Beancounters { name } => match self.container_kernel(name) {
+                Some((k, ve)) => match k.beancounters(ve) {
+                    Some(b) => Outcome::Text(b.to_string()),
+                    None => Outcome::Err(Errno::ESRCH),
+                },
+                None => Outcome::Err(Errno::ESRCH),
+            },
+            Op::Ps { name } => match self.container_kernel(name) {
+                Some((k, ve)) => {
+                    let c = k.container(ve).expect("container exists");
+                    let list: Vec<String> = c
+                        .pids()
+                        .map(|(v, p)| {
+                            let comm = k.process(p).map_or("?", |x| x.comm.as_str());
+                            format!("{v} {comm} (pid {} outside)", p.0)
+                        })
+                        .collect();
+                    Outcome::Text(list.join("; "))
+                }
+                None => Outcome::Err(Errno::ESRCH),
+            },
+            Op::Host { name, link } => {
+                self.place.ensure_local();
+                let kernel = Kernel::new(*self.kernel.config());
+                self.place.hosts.push(HostSlot { name: name.clone(), uplink: *link, kernel: Some(kernel) });
+                Outcome::Ok
+            }
+            Op::Migrate { name, host, strategy, dirty, into } => {
+                let into = into.map(|b| match self.handle(b) {
+                    Handle::Buffer(b) => b,
+                    _ => UNMAPPED,
+                });
+                self.migrate(name, host, *strategy, *dirty, into)
             }
             Op::Hooks { era } => {
                 self.kernel.lsm_mut().set_era(match era {
@@ -557,7 +657,8 @@ impl ModelBackend {
     /// The page table entries of the pages `range` touches.
     fn range_ptes(&self, range: &Range) -> Vec<(usize, Pte)> {
         let r = self.user_range(range);
-        let Some(buf) = self.kernel.process(self.pid).and_then(|p| p.mm.get(&r.buffer)) else {
+        let Some((k, pid)) = self.owner_of(range.buffer.0) else { return Vec::new() };
+        let Some(buf) = k.process(pid).and_then(|p| p.mm.get(&r.buffer)) else {
             return Vec::new();
         };
         if r.len == 0 {
@@ -611,7 +712,7 @@ impl ModelBackend {
     }
 
     fn refs(&self, scenario: &Scenario, range: &Range) -> String {
-        let pages = self.kernel.pages();
+        let pages = self.owner_of(range.buffer.0).map_or(self.kernel.pages(), |(k, _)| k.pages());
         let name = scenario.name(range.buffer);
         let mut out = String::new();
         for (i, pte) in self.range_ptes(range) {
@@ -646,7 +747,7 @@ impl ModelBackend {
     /// The kernel holders keeping pages of `range` busy, by run of pages
     /// with the same holders: `buf pages 0-15 are held by pipe log`.
     fn busy_pages(&self, scenario: &Scenario, range: &Range) -> Vec<String> {
-        let pages = self.kernel.pages();
+        let pages = self.owner_of(range.buffer.0).map_or(self.kernel.pages(), |(k, _)| k.pages());
         let name = scenario.name(range.buffer);
         let mut runs: Vec<(usize, usize, String)> = Vec::new();
         for (i, pte) in self.range_ptes(range) {
@@ -694,13 +795,27 @@ impl Backend for ModelBackend {
     }
 
     fn step(&mut self, scenario: &Scenario, step: &Step) -> Result<StepResult, BackendError> {
+        self.enter(step.within.as_deref());
+        if let Op::Declare(id) | Op::Open { name: id, .. } = step.op
+            && let Some(c) = &step.within
+        {
+            self.place.owner.insert(id.0, c.clone());
+        }
         self.kernel.set_stamp(Stamp { step: step.line as u32, time_ns: 0 });
         let alone = self.each_module_alone(scenario, step);
         self.kernel.lsm_mut().begin_op();
-        let outcome = match self.exec(scenario, step.line, &step.op) {
+        let mut outcome = match self.exec(scenario, step.line, &step.op) {
             Ok(o) => o,
             Err(e) => Outcome::Err(e),
         };
+        // A call waiting for an event of another host's endpoint: run it
+        // there, and try again.
+        while outcome == Outcome::Err(BLOCKED) && crate::container::world::step_other(self) {
+            outcome = match self.exec(scenario, step.line, &step.op) {
+                Ok(o) => o,
+                Err(e) => Outcome::Err(e),
+            };
+        }
         let summary = match alone {
             Some(mut parts) if self.kernel.lsm().op_summary().is_some() => {
                 let (r, w) = self.kernel.lsm().op_cost();
@@ -720,6 +835,11 @@ impl Backend for ModelBackend {
                 .check_invariants()
                 .map_err(|e| BackendError(format!("{}:{}: after this step: {e}", scenario.path, step.line)))?;
         }
+        // Between steps the backend is on the scenario's own machine, outside
+        // every container: `kernel()` is always that machine's (its page log
+        // is the one timelines read), and the next step enters its own
+        // context again.
+        self.enter(None);
         Ok(match outcome {
             Outcome::Err(e) if e == BLOCKED => StepResult::Blocked,
             Outcome::Decided(o, _) if *o == Outcome::Err(BLOCKED) => StepResult::Blocked,
@@ -732,7 +852,10 @@ impl Backend for ModelBackend {
     }
 
     fn finish(&mut self) -> Result<(), BackendError> {
-        self.kernel.teardown_and_check().map_err(|e| BackendError(format!("at teardown: {e}")))
+        crate::container::world::teardown_all(self).map_err(|(h, e)| match h {
+            0 => BackendError(format!("at teardown: {e}")),
+            h => BackendError(format!("at teardown of host {}: {e}", self.place.hosts[h].name)),
+        })
     }
 }
 
@@ -762,11 +885,12 @@ pub struct Lane {
 impl ModelBackend {
     /// The state of every page of every buffer, runs of equal state merged.
     pub fn lanes(&self, scenario: &Scenario) -> Vec<Lane> {
-        let pages = self.kernel.pages();
         let mut lanes: Vec<Lane> = Vec::new();
         for (idx, obj) in scenario.objects.iter().enumerate() {
             let Handle::Buffer(b) = self.handle(crate::scenario::ObjId(idx)) else { continue };
-            let Some(buf) = self.kernel.process(self.pid).and_then(|p| p.mm.get(&b)) else { continue };
+            let Some((k, pid)) = self.owner_of(idx) else { continue };
+            let pages = k.pages();
+            let Some(buf) = k.process(pid).and_then(|p| p.mm.get(&b)) else { continue };
             for (i, pte) in buf.ptes().iter().enumerate() {
                 let (state, busy) = match *pte {
                     Pte::None => ("untouched".to_string(), false),
@@ -808,6 +932,7 @@ impl ModelBackend {
     /// name: the `object` of its pages' [`Holder::user`] references.
     pub fn buffer_ids(&self, scenario: &Scenario) -> Vec<(String, u32)> {
         (0..scenario.objects.len())
+            .filter(|&i| self.host_of_object(i) == self.place.current)
             .filter_map(|i| match self.handle(crate::scenario::ObjId(i)) {
                 Handle::Buffer(b) if b != UNMAPPED => Some((scenario.objects[i].name.clone(), b.0)),
                 _ => None,
@@ -871,6 +996,227 @@ impl ModelBackend {
     /// waiting).
     pub fn partial_progress(&self, line: usize) -> usize {
         self.partial.get(&line).copied().unwrap_or(0) + self.partial_recv.get(&line).map_or(0, Vec::len)
+    }
+}
+
+impl Place {
+    /// Host 0, `local`, exists once any host is declared.
+    fn ensure_local(&mut self) {
+        if self.hosts.is_empty() {
+            // The scenario's machine: the path to a host is that host's link.
+            let uplink = tcp_sim::LinkParams { rtt: Duration(0), bandwidth: 0, ..tcp_sim::LinkParams::default() };
+            self.hosts.push(HostSlot { name: "local".into(), uplink, kernel: None });
+        }
+    }
+
+    fn host_index(&self, name: &str) -> Option<usize> {
+        if name == "local" {
+            return Some(0);
+        }
+        self.hosts.iter().position(|h| h.name == name)
+    }
+}
+
+impl ModelBackend {
+    /// Make the backend's kernel and current process those of `within`
+    /// (a container, or the scenario's machine outside every container).
+    fn enter(&mut self, within: Option<&str>) {
+        if self.place.within.as_deref() == within {
+            return;
+        }
+        match self.place.within.take() {
+            None => self.place.outside_pid = Some(self.pid),
+            Some(c) => {
+                if let Some(ct) = self.place.containers.get_mut(&c) {
+                    ct.pid = self.pid;
+                }
+            }
+        }
+        let (host, pid) = match within {
+            None => (0, self.place.outside_pid.unwrap_or(self.pid)),
+            Some(c) => match self.place.containers.get(c) {
+                Some(ct) => (ct.host, ct.pid),
+                // Its creation failed: every call answers ESRCH.
+                None => (self.place.current, Pid(u32::MAX)),
+            },
+        };
+        self.switch_host(host);
+        self.pid = pid;
+        self.place.within = within.map(str::to_owned);
+    }
+
+    /// `process NAME`'s key: inside a container, its processes have their
+    /// own names (`init` is the container's first process).
+    fn process_key(&self, name: &str) -> String {
+        match &self.place.within {
+            Some(c) => format!("{c}/{name}"),
+            None => name.to_owned(),
+        }
+    }
+
+    fn process_by_name(&self, name: &str) -> Option<Pid> {
+        if let (Some(c), "init") = (&self.place.within, name) {
+            let ct = self.place.containers.get(c)?;
+            let k =
+                if ct.host == self.place.current { &self.kernel } else { self.place.hosts[ct.host].kernel.as_ref()? };
+            return k.container(ct.ve)?.find_vpid(1);
+        }
+        self.processes.get(&self.process_key(name)).copied()
+    }
+
+    /// Make host `i`'s kernel the backend's (the network goes with it).
+    fn switch_host(&mut self, i: usize) {
+        if i == self.place.current {
+            return;
+        }
+        let mut k = self.place.hosts[i].kernel.take().expect("a host that is not current keeps its kernel");
+        crate::container::world::hand_over(&mut self.kernel, &mut k, i);
+        let old = std::mem::replace(&mut self.kernel, k);
+        self.place.hosts[self.place.current].kernel = Some(old);
+        self.place.current = i;
+    }
+
+    /// The kernel container `name` runs on, and its id there.
+    fn container_kernel(&mut self, name: &str) -> Option<(&mut Kernel, crate::container::VeId)> {
+        let ct = self.place.containers.get(name)?.clone();
+        let k =
+            if ct.host == self.place.current { &mut self.kernel } else { self.place.hosts[ct.host].kernel.as_mut()? };
+        Some((k, ct.ve))
+    }
+
+    /// The host object `obj` lives on: its container's, or the scenario's
+    /// own machine.
+    fn host_of_object(&self, obj: usize) -> usize {
+        self.place.owner.get(&obj).and_then(|c| self.place.containers.get(c)).map_or(0, |ct| ct.host)
+    }
+
+    /// The kernel and process whose memory object `obj` is, now: its
+    /// container's current process on that container's host, or the
+    /// current process outside containers on the scenario's machine.
+    fn owner_of(&self, obj: usize) -> Option<(&Kernel, Pid)> {
+        match self.place.owner.get(&obj) {
+            None => {
+                let pid = if self.place.within.is_none() { self.pid } else { self.place.outside_pid? };
+                Some((self.kernel_of(0), pid))
+            }
+            Some(c) => {
+                let ct = self.place.containers.get(c)?;
+                let pid = if self.place.within.as_deref() == Some(c.as_str()) { self.pid } else { ct.pid };
+                Some((self.kernel_of(ct.host), pid))
+            }
+        }
+    }
+
+    /// Host `i`'s kernel, current or parked.
+    fn kernel_of(&self, i: usize) -> &Kernel {
+        if i == self.place.current { &self.kernel } else { self.place.hosts[i].kernel.as_ref().expect("parked host") }
+    }
+
+    /// `migrate NAME to HOST STRATEGY dirty=N`: the report, or why not.
+    fn migrate(
+        &mut self,
+        name: &str,
+        host: &str,
+        strategy: crate::container::Strategy,
+        dirty: u64,
+        into: Option<BufferId>,
+    ) -> Outcome {
+        use crate::container::migrate::{Dirtier, MigrateError, MigrationConfig};
+        self.place.ensure_local();
+        let (Some(ct), Some(to)) = (self.place.containers.get(name).cloned(), self.place.host_index(host)) else {
+            return Outcome::Err(Errno::ESRCH);
+        };
+        if ct.host == to {
+            return Outcome::Text(format!("refused: {name} already runs on {host}"));
+        }
+        let path = crate::container::world::path(self.place.hosts[ct.host].uplink, self.place.hosts[to].uplink);
+        let mut load = Dirtier::new(dirty);
+        if let Some(b) = into {
+            let src = self.kernel_of(ct.host);
+            let owner = src.container(ct.ve).and_then(|c| {
+                c.pids().map(|(_, p)| p).find(|p| src.process(*p).is_some_and(|x| x.mm.contains_key(&b)))
+            });
+            match owner {
+                Some(pid) => load = load.into_buffer(src, ct.ve, pid, b),
+                None => return Outcome::Text(format!("refused: the load's buffer is not {name}'s memory")),
+            }
+        }
+        let moved =
+            crate::container::world::migrate(self, ct.host, ct.ve, to, path, MigrationConfig::new(strategy), &mut load);
+        match moved {
+            Err(e @ MigrateError::Broken(_)) => Outcome::Failed(e.to_string()),
+            Err(e) => Outcome::Text(format!("refused: {e}")),
+            Ok(moved) => {
+                let (m, dropped) = (moved.migrated, moved.dropped_while_frozen);
+                let pid = m.pids.get(&ct.pid).copied().unwrap_or(Pid(u32::MAX));
+                self.place.containers.insert(name.to_owned(), Ct { host: to, ve: m.ve, pid });
+                for (i, h) in self.handles.iter_mut().enumerate() {
+                    if self.place.owner.get(&i).map(String::as_str) != Some(name) {
+                        continue;
+                    }
+                    if let Some(Handle::Buffer(b)) = h
+                        && let Some(nb) = m.maps.get(b)
+                    {
+                        *b = *nb;
+                    }
+                }
+                let prefix = format!("{name}/");
+                for (key, p) in self.processes.iter_mut() {
+                    if let (true, Some(np)) = (key.starts_with(&prefix), m.pids.get(p)) {
+                        *p = *np;
+                    }
+                }
+                let mut text = m.report.to_string();
+                if !m.sockets.is_empty() {
+                    let n = m.sockets.len();
+                    let _ = write!(
+                        text,
+                        "; {n} TCP endpoint{} moved, {dropped} packet{} dropped while frozen",
+                        if n == 1 { "" } else { "s" },
+                        if dropped == 1 { "" } else { "s" }
+                    );
+                }
+                Outcome::Text(text)
+            }
+        }
+    }
+
+    /// Hosts `a` and `b`'s kernels, mutably (`a != b`).
+    fn two_kernels(&mut self, a: usize, b: usize) -> (&mut Kernel, &mut Kernel) {
+        let cur = self.place.current;
+        let hosts = &mut self.place.hosts;
+        if a == cur {
+            (&mut self.kernel, hosts[b].kernel.as_mut().expect("parked host"))
+        } else if b == cur {
+            (hosts[a].kernel.as_mut().expect("parked host"), &mut self.kernel)
+        } else {
+            let (lo, hi) = (a.min(b), a.max(b));
+            let (x, y) = hosts.split_at_mut(hi);
+            let (p, q) = (x[lo].kernel.as_mut().expect("parked host"), y[0].kernel.as_mut().expect("parked host"));
+            if a < b { (p, q) } else { (q, p) }
+        }
+    }
+}
+
+impl crate::container::world::Hosts for ModelBackend {
+    fn host_count(&self) -> usize {
+        self.place.hosts.len().max(1)
+    }
+
+    fn current_host(&self) -> usize {
+        self.place.current
+    }
+
+    fn switch_host(&mut self, h: usize) {
+        ModelBackend::switch_host(self, h);
+    }
+
+    fn current_kernel(&mut self) -> &mut Kernel {
+        &mut self.kernel
+    }
+
+    fn two_kernels(&mut self, a: usize, b: usize) -> (&mut Kernel, &mut Kernel) {
+        ModelBackend::two_kernels(self, a, b)
     }
 }
 

@@ -65,6 +65,11 @@ impl<E> EventQueue<E> {
         self.heap.peek().map(|Reverse((t, _, _))| *t)
     }
 
+    /// The next event and when it is due, without popping it.
+    pub fn peek(&self) -> Option<(Instant, &E)> {
+        self.heap.peek().map(|Reverse((t, _, Slot(e)))| (*t, e))
+    }
+
     /// Pop the next event due at or before `until`, advancing the clock to
     /// its time; `None` (and the clock at `until`) when none is due.
     pub fn pop_until(&mut self, until: Instant) -> Option<(Instant, E)> {

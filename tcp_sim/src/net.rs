@@ -55,6 +55,9 @@ pub struct NetStats {
     pub reordered: u64,
     /// Events processed.
     pub events: u64,
+    /// Packets dropped because their endpoint was frozen (checkpoint or
+    /// migration in progress).
+    pub dropped_frozen: u64,
 }
 
 /// Where a page reference held by a socket is, as `refs` explains it.
@@ -146,6 +149,11 @@ pub struct Network {
     /// Data segments to drop, per sender: a deterministic fault for tests
     /// and stories.
     drops: Vec<(SockId, u32)>,
+    /// The host whose pages the calls pass (see [`hosts`]).
+    local: u32,
+    /// Whether endpoints live on more than one host: only then do events
+    /// wait for their host (the single-host path checks nothing more).
+    multi_host: bool,
 }
 
 impl Network {
@@ -193,6 +201,8 @@ impl Network {
         let mut sb = Sock::new(ib, ia, &mode, b, a.isn);
         sa.snd_wnd = b.rcvbuf.min(u32::MAX as usize) as u32;
         sb.snd_wnd = a.rcvbuf.min(u32::MAX as usize) as u32;
+        // Both ends start on the host that made the call.
+        (sa.host, sb.host) = (self.local, self.local);
         self.socks.push(Some(sa));
         self.socks.push(Some(sb));
         self.sock_conn.extend([conn, conn]);
@@ -475,6 +485,9 @@ impl Network {
     /// closed are left, which would change nothing), the clock jumps to `t`.
     pub fn advance_to(&mut self, pages: &mut PageArena, t: Instant) {
         while self.can_progress() {
+            if self.multi_host && !self.head_is_local(t) {
+                return;
+            }
             match self.events.pop_until(t) {
                 Some((_, ev)) => self.process(pages, ev),
                 None => return,
@@ -492,6 +505,9 @@ impl Network {
     /// Process the next event, whatever its time; `false` if none is left.
     pub fn step(&mut self, pages: &mut PageArena) -> bool {
         let Some(t) = self.events.next_due() else { return false };
+        if self.multi_host && !self.head_is_local(t) {
+            return false;
+        }
         match self.events.pop_until(t) {
             Some((_, ev)) => {
                 self.process(pages, ev);
@@ -534,6 +550,10 @@ impl Network {
     /// Reset every connection and drop every page reference (the machine
     /// shuts down).
     pub fn abort_all(&mut self, pages: &mut PageArena) {
+        if self.multi_host {
+            self.abort_local(pages);
+            return;
+        }
         while let Some(p) = self.immediate.pop_front() {
             let to = p.to;
             p.payload.release(pages, to);
@@ -565,7 +585,7 @@ impl Network {
             Event::Timer(s, kind, at) => {
                 let now = self.now();
                 let mut out = std::mem::take(&mut self.out);
-                if let Some(sock) = self.sock_mut(s) {
+                if let Some(sock) = self.sock_mut(s).filter(|k| !k.frozen) {
                     let t = &mut sock.timers[kind as usize];
                     if t.scheduled == Some(at) {
                         t.scheduled = None;
@@ -594,6 +614,12 @@ impl Network {
         let now = self.now();
         let mut out = std::mem::take(&mut self.out);
         match self.sock_mut(to) {
+            Some(sock) if sock.frozen => {
+                // Dropped, as the netfilter rule CRIU installs around a
+                // dump and a restore drops it: the sender retransmits.
+                self.stats.dropped_frozen += 1;
+                pkt.payload.release(pages, to);
+            }
             Some(sock) => sock.on_packet(now, pages, pkt, &mut out),
             None => {
                 let answer = pkt.flags & RST == 0 && (pkt.payload.len() > 0 || pkt.flags & crate::socket::FIN != 0);
@@ -694,7 +720,8 @@ impl Network {
 
     /// Every page reference the network holds, with its holder.
     pub fn refs(&self) -> impl Iterator<Item = (PageId, Holder)> + '_ {
-        let queued = self.socks.iter().flatten().flat_map(Sock::refs);
+        let (multi, local) = (self.multi_host, self.local);
+        let queued = self.socks.iter().flatten().filter(move |s| !multi || s.host == local).flat_map(Sock::refs);
         let moving = self.immediate.iter().flat_map(|p| match &p.payload {
             Payload::Frags(f) => f.iter().map(|f| (f.page, Holder::socket(p.to.recv_object(), f.seq))).collect(),
             _ => Vec::new(),
@@ -776,6 +803,8 @@ impl Sock {
         self.snd.isn()
     }
 }
+
+mod hosts;
 
 #[cfg(test)]
 mod tests;

@@ -101,6 +101,13 @@ label /d/x
 label
 checkpoint m.img
 restore m.img
+container box
+host far
+in box
+ps box
+end
+beancounters box
+migrate box to far
 close q.r
 ";
 
@@ -132,6 +139,8 @@ fn expected(op: &Op, probe: &str) -> Want {
         }
         Op::ExpectIntact { .. } => Unmediated("a model-only observation, not a syscall"),
         Op::Declare(_) => Denied,
+        // Its first process is a fork (security_task_alloc).
+        Op::Container { .. } => Denied,
         Op::Fill { .. } => Unmediated("a store to the process's own memory is not a syscall"),
         Op::Recv { .. } => Unmediated("recv on a non-socket answers ENOTSOCK before any hook"),
         Op::Vmsplice { .. } => Unmediated("vmsplice_to_pipe/vmsplice_to_user call no hook (fs/splice.c)"),
@@ -148,6 +157,12 @@ fn expected(op: &Op, probe: &str) -> Want {
             Unmediated("the model's image of the whole machine, taken from outside it (no LSM hook in CRIU's path)")
         }
         Op::Label { path: None } => Unmediated("a model-only observation of the process's contexts"),
+        Op::Host { .. } => Unmediated("declares another machine of the model, not a syscall"),
+        Op::Ps { .. } | Op::Beancounters { .. } => Unmediated("a model-only observation of a container"),
+        Op::Migrate { .. } => {
+            Gap("CRIU's dump and restore go through ptrace_may_access (security_ptrace_access_check): \
+             the model's migration calls no hook yet")
+        }
         Op::Policy { module, .. } if *module != kmodel::lsm::PolicyModule::Landlock => {
             Unmediated("loading a module's policy is the administrator's act on the module (securityfs)")
         }

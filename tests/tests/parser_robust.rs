@@ -63,6 +63,15 @@ label
 audit
 process other
 exec /usr/bin/x
+container box pages=16 pipes=32 sockets=4 files=8
+host far link rtt=2ms bw=1gbit
+in box
+buffer inner 2
+fill inner 'i'
+end
+beancounters box
+ps box
+migrate box to far hybrid dirty=1k into=inner
 ";
 
 /// Characters a mutation may put in: the format's own punctuation, digits,
@@ -94,12 +103,33 @@ fn scenario_is_sound(s: &Scenario, lines: usize) -> bool {
 fn reparses_from_its_text(s: &Scenario) -> bool {
     let mut text = String::new();
     let mut line = 1;
+    let mut within: Option<&str> = None;
     for st in &s.steps {
+        // An `in NAME` block's lines are not steps: put them back on the
+        // lines between the steps (they had lines of their own).
+        if within != st.within.as_deref() {
+            if within.is_some() {
+                text.push('\n');
+                line += 1;
+                text.push_str("end");
+            }
+            if let Some(c) = &st.within {
+                while line < st.line - 1 {
+                    text.push('\n');
+                    line += 1;
+                }
+                text.push_str(&format!("in {c}"));
+            }
+            within = st.within.as_deref();
+        }
         while line < st.line {
             text.push('\n');
             line += 1;
         }
         text.push_str(&st.text);
+    }
+    if within.is_some() {
+        text.push_str("\nend");
     }
     parse(FILE, &text).is_ok_and(|again| again == *s)
 }
@@ -212,6 +242,20 @@ impl Arbitrary for Soup {
             "write",
             "read",
             "recv",
+            "container",
+            "in",
+            "end",
+            "host",
+            "migrate",
+            "to",
+            "precopy",
+            "postcopy",
+            "beancounters",
+            "ps",
+            "pages=4",
+            "files=2",
+            "dirty=10",
+            "local",
             "vmsplice",
             "splice",
             "tee",
@@ -280,8 +324,8 @@ impl Arbitrary for Soup {
 fn the_valid_scenario_parses() {
     let s = parse(FILE, VALID).unwrap_or_else(|e| panic!("{e}"));
     // The objects, plus the descriptor `open` declares.
-    assert_eq!(s.objects.len(), 6);
-    assert_eq!(s.steps.len(), 54);
+    assert_eq!(s.objects.len(), 7);
+    assert_eq!(s.steps.len(), 61);
     assert!(scenario_is_sound(&s, VALID.split('\n').count()));
 }
 

@@ -205,6 +205,12 @@ fn capture(kernel: &Kernel, pids: &[Pid], page_data: Vec<u8>) -> Result<(Image, 
             s.0
         )));
     }
+    if let Some((_, c)) = kernel.containers().next() {
+        return Err(CheckpointError::Unsupported(format!(
+            "container {}: containers (virtual pids, beancounters) are not saved by this format version",
+            c.name
+        )));
+    }
     let modules = kernel.lsm().names();
     if !modules.is_empty() {
         return Err(CheckpointError::Unsupported(format!(
@@ -307,7 +313,7 @@ pub(crate) fn process_rec(
     frames: &mut Frames,
     pipes: &mut BTreeSet<PipeId>,
 ) -> ProcessRec {
-    let Process { fds, mm, cred, fs, comm, exe } = proc;
+    let Process { fds, mm, cred, fs, comm, exe, ve: _ } = proc;
     let Cred { uid, gid, groups } = cred.clone();
     let FsStruct { root, pwd, umask, ns } = *fs;
     let fds = fds

@@ -1,14 +1,33 @@
-//! Containers, checkpoint and restore.
+//! Containers, checkpoint and restore, and live migration.
 //!
-//! OpenVZ's 2006 release could freeze a container, write everything it
-//! owned to a file, and bring it back on the same or another machine. Its
-//! image was the kernel's own structures, dumped field by field, so any
-//! change to one of them broke every image: LWN called the code brittle.
-//! CRIU (2012 on) answered by saving only what system calls can observe
-//! and restoring through (mostly) ordinary system calls, plus a few
-//! interfaces made for it (TCP repair mode, `/proc/PID/map_files`).
+//! OpenVZ's 2006 release grouped processes into *virtual environments*:
+//! each has its own PID numbering (its first process is PID 1), its own
+//! view of the mounts, its network endpoints, and *beancounters* that
+//! limit what it may hold (memory pages, pipe buffers, sockets, open
+//! files) and count every refusal. It could freeze a container, write
+//! everything it owned to a file, and bring it back on the same or another
+//! machine, or migrate it live. Its image was the kernel's own structures,
+//! dumped field by field, so any change to one of them broke every image:
+//! LWN called the code brittle. CRIU (2012 on) answered by saving only what
+//! system calls can observe and restoring through (mostly) ordinary system
+//! calls, plus a few interfaces made for it (TCP repair mode,
+//! `/proc/PID/map_files`).
 //!
-//! This folder gives the model both, side by side:
+//! Containers and hosts:
+//!
+//! - [`beancounter`]: the counters (`held`, `maxheld`, `limit`, `failcnt`)
+//!   and which errno each resource's refusal answers;
+//! - [`ve`]: [`Container`], its PID namespace and the kernel's side
+//!   (creation, `getpid` inside and outside, charging at the syscalls);
+//! - [`world`]: several hosts (each a [`Kernel`]) and the paths between
+//!   them; one `tcp_sim::Network` shared by hosts (see
+//!   `tcp_sim::net::hosts`);
+//! - [`migrate`]: live migration between two hosts: iterative pre-copy
+//!   over soft-dirty pages, post-copy with faults fetched from the source,
+//!   and the hybrid; each reports rounds, pages sent, pages fetched on
+//!   fault, downtime and total time in simulated time.
+//!
+//! Checkpoint and restore, both ways side by side:
 //!
 //! - [`image`]: the versioned format (header, typed sections, CRC-32 per
 //!   section and over the whole, postcard bodies, migrations between format
@@ -26,16 +45,29 @@
 //!   derives (OpenVZ's way), kept to show why the versioned format is not
 //!   built that way.
 //!
-//! What is not saved yet: TCP endpoints (and the network's packets,
+//! What is not saved yet: containers, TCP endpoints (and the network's packets,
 //! timers and generators) and registered security modules; a checkpoint
 //! that would need them answers [`CheckpointError::Unsupported`] naming
 //! them rather than writing an image that would restore differently.
+//!
+//! [`Kernel`]: crate::kernel::Kernel
 
+pub mod beancounter;
 mod checkpoint;
 pub mod image;
 pub mod internal;
+pub mod migrate;
 mod restore;
+pub mod ve;
+pub mod world;
 
+pub use beancounter::{BeanCounter, Beancounters, Resource, UNLIMITED};
 pub use checkpoint::{CheckpointError, Sharing, checkpoint, checkpoint_bytes, checkpoint_into, sharing};
 pub use image::{HostInfo, Image, ImageError, Mismatch};
+pub use migrate::{MigrationReport, Strategy};
 pub use restore::{RestoreError, RestoreReport, build, build_with, restore, restore_bytes, restore_on};
+pub use ve::{Container, VeId};
+pub use world::{HostId, World};
+
+#[cfg(test)]
+mod tests;

@@ -266,7 +266,7 @@ pub fn build_with(image: &Image, page_data: &[u8]) -> Result<(Kernel, RestoreRep
         let fs =
             FsStruct { root: known.path(rec.root)?, pwd: known.path(rec.pwd)?, umask: rec.umask, ns: MntNsId(rec.ns) };
         let cred = Cred { uid: rec.uid, gid: rec.gid, groups: rec.groups.clone() };
-        k.procs.insert(pid, Process { fds, mm, cred, fs, comm: rec.comm.clone(), exe: rec.exe.clone() });
+        k.procs.insert(pid, Process { fds, mm, cred, fs, comm: rec.comm.clone(), exe: rec.exe.clone(), ve: None });
     }
 
     for rec in &image.pipes {

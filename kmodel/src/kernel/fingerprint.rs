@@ -34,7 +34,11 @@ impl Kernel {
         }
         let mut text = String::with_capacity(4096);
         let pipes: Vec<_> = self.pipes.iter().collect();
-        let _ = write!(text, "{pipes:?}|{:?}|{:?}|{:?}|{}|{extra:?}", self.procs, self.inodes, self.vfs, self.next_id);
+        let _ = write!(
+            text,
+            "{pipes:?}|{:?}|{:?}|{:?}|{:?}|{}|{extra:?}",
+            self.procs, self.inodes, self.vfs, self.containers, self.next_id
+        );
         let mut h = DefaultHasher::new();
         let mut names: HashMap<(u32, u32), u32> = HashMap::new();
         let mut order: Vec<PageId> = Vec::new();

@@ -100,7 +100,8 @@ impl Kernel {
                 )));
             }
         }
-        self.check_vfs_invariants().map_err(InvariantError)
+        self.check_vfs_invariants().map_err(InvariantError)?;
+        self.check_container_invariants().map_err(InvariantError)
     }
 
     /// Tear down and check that nothing is left but the zero page.

@@ -35,18 +35,51 @@ pub enum Pte {
 pub struct UserBuffer {
     id: BufferId,
     ptes: Vec<Pte>,
+    /// One bit per page: written since the last
+    /// [`clear_soft_dirty`](Self::clear_soft_dirty) (`_PAGE_SOFT_DIRTY`,
+    /// cleared by `echo 4 > /proc/PID/clear_refs`; live migration's
+    /// pre-copy resends exactly these pages).
+    soft_dirty: Vec<u64>,
 }
 
 impl UserBuffer {
     /// A fresh mapping of `pages` untouched pages.
     pub fn new(id: BufferId, pages: usize) -> Self {
-        UserBuffer { id, ptes: vec![Pte::None; pages] }
+        UserBuffer { id, ptes: vec![Pte::None; pages], soft_dirty: vec![0; pages.div_ceil(64)] }
+    }
+
+    /// Whether page `index` was written since the soft-dirty bits were
+    /// last cleared (a page never cleared counts as dirty once written).
+    pub fn is_soft_dirty(&self, index: usize) -> bool {
+        self.soft_dirty.get(index / 64).is_some_and(|w| w >> (index % 64) & 1 == 1)
+    }
+
+    /// The pages written since the bits were last cleared, in order.
+    pub fn soft_dirty_pages(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.ptes.len()).filter(|&i| self.is_soft_dirty(i))
+    }
+
+    /// How many pages are soft-dirty.
+    pub fn soft_dirty_count(&self) -> usize {
+        self.soft_dirty.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    /// `clear_refs` 4: start tracking writes afresh.
+    pub fn clear_soft_dirty(&mut self) {
+        self.soft_dirty.iter_mut().for_each(|w| *w = 0);
+    }
+
+    fn mark_soft_dirty(&mut self, index: usize) {
+        if let Some(w) = self.soft_dirty.get_mut(index / 64) {
+            *w |= 1 << (index % 64);
+        }
     }
 
     /// A mapping rebuilt from its page table (checkpoint/restore); the
     /// caller has recorded one reference per present page.
     pub fn from_ptes(id: BufferId, ptes: Vec<Pte>) -> Self {
-        UserBuffer { id, ptes }
+        let soft_dirty = vec![0; ptes.len().div_ceil(64)];
+        UserBuffer { id, ptes, soft_dirty }
     }
 
     /// Its id.
@@ -117,6 +150,7 @@ impl UserBuffer {
                 }
             };
             pages.write(page, offset, now);
+            self.mark_soft_dirty(index);
             pos += n;
             rest = later;
         }
@@ -217,6 +251,24 @@ mod tests {
         assert_ne!(p0, pages.zero_page());
         assert_eq!(pages.content(p0).byte(9), 0);
         assert_eq!(pages.content(p0).byte(10), 7);
+        b.unmap(&mut pages);
+        pages.check_teardown().unwrap();
+    }
+
+    #[test]
+    fn store_marks_soft_dirty_until_cleared() {
+        let mut pages = PageArena::new();
+        let mut b = UserBuffer::new(BufferId(1), 70);
+        assert_eq!(b.soft_dirty_count(), 0);
+        b.store(&mut pages, 4095, Source::Fill { byte: 1, len: 2 });
+        b.store(&mut pages, 69 * PAGE_SIZE, Source::Fill { byte: 1, len: 1 });
+        assert_eq!(b.soft_dirty_pages().collect::<Vec<_>>(), vec![0, 1, 69]);
+        b.clear_soft_dirty();
+        assert_eq!(b.soft_dirty_count(), 0);
+        b.gup_read(&pages, 5);
+        assert!(!b.is_soft_dirty(5), "a read fault does not dirty");
+        b.store(&mut pages, 5 * PAGE_SIZE, Source::Fill { byte: 2, len: 1 });
+        assert_eq!(b.soft_dirty_pages().collect::<Vec<_>>(), vec![5]);
         b.unmap(&mut pages);
         pages.check_teardown().unwrap();
     }

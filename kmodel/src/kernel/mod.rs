@@ -64,6 +64,8 @@ pub struct Process {
     pub comm: String,
     /// The path of the program it runs, as exec was given it.
     pub exe: Option<String>,
+    /// The container it runs in (`task->ve`), if any.
+    pub ve: Option<crate::container::VeId>,
 }
 
 /// Tunables that Linux reads from the system or the caller's credentials.
@@ -109,6 +111,8 @@ pub struct Kernel {
     pub(crate) lsm: crate::lsm::Lsm,
     /// Bytes the kernel copied (see [`Kernel::copied_bytes`]).
     pub(crate) copied: u64,
+    /// The containers running on this machine.
+    pub(crate) containers: BTreeMap<crate::container::VeId, crate::container::Container>,
     pub(crate) next_id: u32,
 }
 
@@ -145,6 +149,7 @@ impl Kernel {
             vfs,
             lsm,
             copied: 0,
+            containers: BTreeMap::new(),
             next_id: 1,
         }
     }
@@ -243,7 +248,11 @@ impl Kernel {
     /// # Errors
     /// `ESRCH` for an unknown process.
     pub fn pipe2(&mut self, pid: Pid) -> Result<(Fd, Fd), Errno> {
+        use crate::container::Resource;
         self.proc_ref(pid)?;
+        // create_pipe_files (ENFILE over pipe-user-pages-hard), then two
+        // get_unused_fd_flags (EMFILE).
+        self.ub_charge(pid, &[(Resource::Pipes, u64::from(pipe_buffer::PIPE_DEF_BUFFERS)), (Resource::Files, 2)])?;
         let id = PipeId(self.fresh_id());
         self.pipes.insert(id, PipeInodeInfo::new(id.0));
         let fds = &mut self.proc_mut(pid)?.fds;
@@ -269,7 +278,8 @@ impl Kernel {
     /// `mmap(MAP_PRIVATE | MAP_ANONYMOUS)` of `pages` pages.
     ///
     /// # Errors
-    /// `EINVAL` for 0 pages, `ENOMEM` above [`KernelConfig::max_map_pages`].
+    /// `EINVAL` for 0 pages, `ENOMEM` above [`KernelConfig::max_map_pages`]
+    /// or over the container's `pages` limit.
     pub fn mmap_anon(&mut self, pid: Pid, pages: u64) -> Result<BufferId, Errno> {
         self.security().mmap_file(pid, None)?;
         if pages == 0 {
@@ -279,6 +289,7 @@ impl Kernel {
             return Err(Errno::ENOMEM);
         }
         self.proc_ref(pid)?;
+        self.ub_charge(pid, &[(crate::container::Resource::Pages, pages)])?;
         let id = BufferId(self.fresh_id());
         self.proc_mut(pid)?.mm.insert(id, UserBuffer::new(id, pages as usize));
         Ok(id)
@@ -289,12 +300,14 @@ impl Kernel {
     /// temporary directory).
     ///
     /// # Errors
-    /// `EFBIG` if the size cannot be represented.
+    /// `EFBIG` if the size cannot be represented; `EMFILE` over the
+    /// container's `files` limit.
     pub fn create_file(&mut self, pid: Pid, pages: u64, byte: u8) -> Result<Fd, Errno> {
+        self.proc_ref(pid)?;
+        self.ub_charge(pid, &[(crate::container::Resource::Files, 1)])?;
         if pages.checked_mul(PAGE_SIZE as u64).is_none_or(|s| s > i64::MAX as u64) {
             return Err(Errno::EFBIG);
         }
-        self.proc_ref(pid)?;
         let id = InodeId(self.fresh_id());
         let file =
             File { kind: FileKind::Regular(id), readable: true, writable: true, nonblock: false, pos: 0, path: None };

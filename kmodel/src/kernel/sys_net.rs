@@ -49,9 +49,13 @@ impl Kernel {
     /// simulated link).
     ///
     /// # Errors
-    /// `ESRCH` for an unknown process.
+    /// `ESRCH` for an unknown process; over the container's limits
+    /// `ENOMEM` (sockets) or `EMFILE` (files).
     pub fn tcp_pair(&mut self, pid: Pid, mode: Mode) -> Result<(Fd, Fd), Errno> {
+        use crate::container::Resource;
         self.proc_ref(pid)?;
+        // socket() charges the socket (__sock_charge), then its descriptor.
+        self.ub_charge(pid, &[(Resource::Sockets, 2), (Resource::Files, 2)])?;
         let (a, b) = self.net.connect(mode);
         let fds = &mut self.proc_mut(pid)?.fds;
         let file =

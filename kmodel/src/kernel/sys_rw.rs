@@ -189,6 +189,15 @@ impl Kernel {
             _ => {}
         }
         let id = file.pipe().ok_or(Errno::EBADF)?;
+        if let Fcntl::SetPipeSz(n) = cmd {
+            // pipe_set_size: growth over pipe-user-pages-hard is EPERM.
+            let slots = (pipe_buffer::round_pipe_size(n as u32) / page_refs::PAGE_SIZE as u32) as u64;
+            let now = self.pipes.get(&id).map_or(0, |p| u64::from(p.ring_size()));
+            if slots > now && self.ub_over(pid, crate::container::Resource::Pipes, slots - now) {
+                self.ub_fail(pid, crate::container::Resource::Pipes);
+                return Err(Errno::EPERM);
+            }
+        }
         let limits = self.config.pipe_limits;
         let pipe = self.pipes.get_mut(&id).expect("open pipe end without pipe");
         match cmd {
@@ -198,6 +207,27 @@ impl Kernel {
             Fcntl::SetPsz(_) => Err(Errno::EINVAL),
             Fcntl::GetNonblock | Fcntl::SetNonblock(_) => unreachable!("handled above"),
         }
+    }
+
+    /// Hand descriptor `fd` of process `from` to process `to` and close it
+    /// in `from` (`sendmsg(SCM_RIGHTS)` then `close`): `to` gets the
+    /// lowest free number for the same open file.
+    ///
+    /// # Errors
+    /// `EBADF`, `ESRCH`, or `EMFILE` over `to`'s container's `files`
+    /// limit (`scm_detach_fds` → `get_unused_fd_flags`).
+    pub fn pass_fd(&mut self, from: Pid, fd: Fd, to: Pid) -> Result<Fd, Errno> {
+        let file = self.file(from, fd)?;
+        self.proc_ref(to)?;
+        self.ub_charge(to, &[(crate::container::Resource::Files, 1)])?;
+        self.proc_mut(from)?.fds.remove(fd);
+        let new = self.proc_mut(to)?.fds.install(file);
+        for pid in [from, to] {
+            if let Some(ve) = self.ve_of(pid) {
+                self.ub_refresh(ve);
+            }
+        }
+        Ok(new)
     }
 
     /// close(2). Closing a pipe's last reader or writer changes what the

@@ -626,7 +626,12 @@ impl Backend for LinuxBackend {
             | Op::Audit
             | Op::Policy { .. }
             | Op::Restorecon { .. }
-            | Op::Label { .. } => StepResult::Done(Outcome::Skip),
+            | Op::Label { .. }
+            | Op::Container { .. }
+            | Op::Beancounters { .. }
+            | Op::Ps { .. }
+            | Op::Host { .. }
+            | Op::Migrate { .. } => StepResult::Done(Outcome::Skip),
         })
     }
 

@@ -47,7 +47,7 @@ impl Builder {
     /// Append an operation line with its display text.
     pub(super) fn op(&mut self, text: &str, op: Op) {
         let line = self.sc.steps.len() + 1;
-        self.sc.steps.push(Step { line, text: text.into(), op, after_model_only_change: false });
+        self.sc.steps.push(Step { line, text: text.into(), op, after_model_only_change: false, within: None });
     }
 
     /// Run on a fresh backend with the given watchdog timeout.

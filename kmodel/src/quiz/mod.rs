@@ -181,6 +181,7 @@ impl Quiz {
                     text: format!("refs {b}"),
                     op: Op::Refs { range: scenario::Range { buffer: scenario::ObjId(id), start: 0, end } },
                     after_model_only_change: false,
+                    within: None,
                 };
                 match model.step(&sc, &step).map_err(|e| e.to_string())? {
                     StepResult::Done(o) => Some(o.to_string()),

@@ -140,13 +140,16 @@ pub struct Step {
     /// runner does not follow ([`Op::changes_what_linux_sees`]): then this
     /// line is model-only whatever its verb.
     pub after_model_only_change: bool,
+    /// The container it runs in (`in NAME` ... `end`), if any: such a line
+    /// is model-only.
+    pub within: Option<String>,
 }
 
 impl Step {
     /// Whether only the model runs this line: its verb is model-only, or
     /// it comes after a model-only change of the machine.
     pub fn model_only(&self) -> bool {
-        self.after_model_only_change || self.op.is_model_only()
+        self.after_model_only_change || self.within.is_some() || self.op.is_model_only()
     }
 }
 
@@ -555,6 +558,49 @@ pub enum Op {
         /// The file, or `None` for the process.
         path: Option<String>,
     },
+    /// `container NAME [pages=N] [pipes=N] [sockets=N] [files=N]` (model
+    /// only): a new container with these limits on the scenario's machine.
+    Container {
+        /// Its name.
+        name: String,
+        /// The limits given; the others are unlimited.
+        limits: Vec<(crate::container::Resource, u64)>,
+    },
+    /// `beancounters NAME` (model only): the container's counters.
+    Beancounters {
+        /// The container.
+        name: String,
+    },
+    /// `ps NAME` (model only): the container's processes, virtual pid and
+    /// global pid.
+    Ps {
+        /// The container.
+        name: String,
+    },
+    /// `host NAME [link OPTION=VALUE ...]` (model only): another machine,
+    /// joined to the scenario's by a link with these parameters.
+    Host {
+        /// Its name.
+        name: String,
+        /// The link from the scenario's machine to it.
+        link: tcp_sim::LinkParams,
+    },
+    /// `migrate NAME to HOST [precopy|postcopy|hybrid] [dirty=N]
+    /// [into=BUF]` (model only): live-migrate the container while it
+    /// writes N pages a second (into buffer BUF only, if given).
+    Migrate {
+        /// The container.
+        name: String,
+        /// Where to.
+        host: String,
+        /// How.
+        strategy: crate::container::Strategy,
+        /// Page writes per second of simulated time while it migrates.
+        dirty: u64,
+        /// The buffer the load writes into (`into=BUF`); every page of the
+        /// container if `None`.
+        into: Option<ObjId>,
+    },
 }
 
 impl Op {
@@ -574,6 +620,11 @@ impl Op {
                 | Op::Audit
                 | Op::Hooks { .. }
                 | Op::Label { .. }
+                | Op::Container { .. }
+                | Op::Beancounters { .. }
+                | Op::Ps { .. }
+                | Op::Host { .. }
+                | Op::Migrate { .. }
         ) || self.changes_what_linux_sees()
     }
 

@@ -33,7 +33,7 @@ const MAX_NUMBER: u64 = i64::MAX as u64;
 const MAX_PAGES: u64 = MAX_NUMBER / PAGE_SIZE;
 
 /// Every verb, in the order the error for an unknown verb lists them.
-const VERBS: [&str; 50] = [
+const VERBS: [&str; 56] = [
     "buffer",
     "pipe",
     "file",
@@ -84,6 +84,12 @@ const VERBS: [&str; 50] = [
     "truncate",
     "checkpoint",
     "restore",
+    "container",
+    "in",
+    "beancounters",
+    "ps",
+    "host",
+    "migrate",
 ];
 
 // What each kind of operand looks like, for "expected ..." messages.
@@ -100,6 +106,13 @@ const ID: &str = "a numeric id like 0 or 1000";
 const ACCESS: &str = "'r', 'w' or 'rw'";
 const TIME: &str = "a time like 50ms, 250us or 1s (a bare number is milliseconds)";
 const IMAGE_FILE: &str = "an image file name like mid.img";
+const CONTAINER: &str = "a container declared by 'container NAME'";
+const HOST: &str = "a host declared by 'host NAME', or local";
+const LIMIT: &str = "a limit like pages=16 (pages=, pipes=, sockets=, files=)";
+const MIGRATE_OPT: &str = "'precopy', 'postcopy', 'hybrid', dirty=N, into=BUF or end of line";
+
+/// The scenario's own machine, as `migrate NAME to local` names it.
+const LOCAL_HOST: &str = "local";
 
 /// A scenario that does not parse.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -140,6 +153,14 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ParseError> {
             column: p.column,
             message: p.message,
         })?;
+    }
+    if let Some((name, line)) = parser.open_in {
+        return Err(ParseError {
+            file: file.to_owned(),
+            line,
+            column: 1,
+            message: format!("'in {name}' has no 'end': expected a line 'end' after its operations"),
+        });
     }
     if let Some(open) = parser.open_thread {
         let t = &parser.threads[open];
@@ -382,6 +403,13 @@ struct Parser {
     diverged: bool,
     /// Processes started so far (besides `init`).
     processes: HashSet<String>,
+    /// Containers declared so far, and their lines.
+    containers: HashMap<String, usize>,
+    /// Hosts declared so far, and their lines.
+    hosts: HashMap<String, usize>,
+    /// The `in NAME` block whose `end` has not been seen yet: the
+    /// container and the line.
+    open_in: Option<(String, usize)>,
 }
 
 impl Parser {
@@ -397,8 +425,22 @@ impl Parser {
             return Ok(());
         };
         let mut cur = Cursor { toks: &toks, pos: 1, end_column: last.column + last.text.len() };
+        if let Some((name, at)) = &self.open_in
+            && matches!(toks[0].text, "thread" | "in" | "container" | "host" | "migrate")
+        {
+            return problem(
+                toks[0].column,
+                format!("'{}' inside 'in {name}' (line {at}): close the block with 'end' first", escape(toks[0].text)),
+            );
+        }
         match toks[0].text {
             "thread" => return self.thread(line, &mut cur),
+            "in" => return self.in_block(line, &mut cur),
+            "end" if self.open_in.is_some() => {
+                cur.finish()?;
+                self.open_in = None;
+                return Ok(());
+            }
             "end" => return self.end(toks[0], &mut cur),
             "buffer" | "pipe" | "file" | "tcp" if !self.threads.is_empty() => {
                 return problem(
@@ -417,7 +459,11 @@ impl Parser {
             self.threads[t].steps.push(self.steps.len());
         }
         let changes = op.changes_what_linux_sees();
-        self.steps.push(Step { line, text, op, after_model_only_change: self.diverged });
+        let within = self.open_in.as_ref().map(|(name, _)| name.clone());
+        // A change inside a container stays inside it: the lines outside
+        // still run on Linux.
+        let changes = changes && within.is_none();
+        self.steps.push(Step { line, text, op, after_model_only_change: self.diverged, within });
         self.diverged |= changes;
         Ok(())
     }
@@ -425,6 +471,9 @@ impl Parser {
     /// `thread NAME`: the operations up to `end` belong to a new thread.
     fn thread(&mut self, line: usize, cur: &mut Cursor<'_, '_>) -> PResult<()> {
         let tok = cur.next(NAME)?;
+        if self.containers.contains_key(tok.text) || self.hosts.contains_key(tok.text) {
+            return problem(tok.column, format!("name '{}' is already a container or a host", tok.text));
+        }
         if let Some(open) = self.open_thread {
             let t = &self.threads[open];
             return problem(
@@ -440,6 +489,118 @@ impl Parser {
         self.threads.push(Thread { name: name.to_owned(), line, steps: Vec::new() });
         self.open_thread = Some(self.threads.len() - 1);
         Ok(())
+    }
+
+    /// `in NAME`: the operations up to `end` run inside container NAME.
+    fn in_block(&mut self, line: usize, cur: &mut Cursor<'_, '_>) -> PResult<()> {
+        let tok = cur.next(CONTAINER)?;
+        if let Some(open) = self.open_thread {
+            let t = &self.threads[open];
+            return problem(1, format!("'in' inside thread '{}' (line {}): close it with 'end' first", t.name, t.line));
+        }
+        let name = self.container(tok)?;
+        cur.finish()?;
+        self.open_in = Some((name, line));
+        Ok(())
+    }
+
+    /// A declared container's name.
+    fn container(&self, tok: Tok<'_>) -> PResult<String> {
+        if self.containers.contains_key(tok.text) {
+            Ok(tok.text.to_owned())
+        } else if is_name(tok.text) {
+            problem(tok.column, format!("unknown container '{}' (declare it with 'container NAME' first)", tok.text))
+        } else {
+            problem(tok.column, format!("expected {CONTAINER}, found {}", show(tok.text)))
+        }
+    }
+
+    /// `container NAME [RESOURCE=N ...]`.
+    fn container_decl(&mut self, line: usize, cur: &mut Cursor<'_, '_>) -> PResult<Op> {
+        use crate::container::Resource;
+        let name = self.new_name(cur.next(NAME)?)?.to_owned();
+        let mut limits: Vec<(Resource, u64)> = Vec::new();
+        while let Some(tok) = cur.peek() {
+            cur.pos += 1;
+            let Some((key, value)) = tok.text.split_once('=') else {
+                return problem(tok.column, format!("expected {LIMIT} or end of line, found {}", show(tok.text)));
+            };
+            let Some(r) = Resource::from_name(key) else {
+                return problem(
+                    tok.column,
+                    format!("unknown resource {}: expected pages, pipes, sockets or files", show(key)),
+                );
+            };
+            if limits.iter().any(|(x, _)| *x == r) {
+                return problem(tok.column, format!("limit '{key}' given twice"));
+            }
+            let n = number(value, "a limit like 16").map_err(|m| Problem { column: tok.column, message: m })?;
+            limits.push((r, n));
+        }
+        self.containers.insert(name.clone(), line);
+        Ok(Op::Container { name, limits })
+    }
+
+    /// `migrate NAME to HOST [precopy|postcopy|hybrid] [dirty=N]`.
+    fn migrate(&mut self, cur: &mut Cursor<'_, '_>) -> PResult<Op> {
+        use crate::container::Strategy;
+        let name = self.container(cur.next(CONTAINER)?)?;
+        let to = cur.next("'to'")?;
+        if to.text != "to" {
+            return problem(to.column, format!("expected 'to', found {}", show(to.text)));
+        }
+        let h = cur.next(HOST)?;
+        if h.text != LOCAL_HOST && !self.hosts.contains_key(h.text) {
+            return problem(
+                h.column,
+                if is_name(h.text) {
+                    format!("unknown host '{}' (declare it with 'host NAME' first, or use local)", h.text)
+                } else {
+                    format!("expected {HOST}, found {}", show(h.text))
+                },
+            );
+        }
+        let (mut strategy, mut dirty, mut into) = (None, None, None);
+        while let Some(tok) = cur.peek() {
+            cur.pos += 1;
+            let s = match tok.text {
+                "precopy" => Some(Strategy::PreCopy),
+                "postcopy" => Some(Strategy::PostCopy),
+                "hybrid" => Some(Strategy::Hybrid),
+                _ => None,
+            };
+            if let Some(s) = s {
+                if strategy.replace(s).is_some() {
+                    return problem(tok.column, "the strategy is given twice");
+                }
+            } else if let Some(v) = tok.text.strip_prefix("dirty=") {
+                let n = number(v, "a number of page writes per second like 5000 or 10k")
+                    .map_err(|m| Problem { column: tok.column, message: m })?;
+                if dirty.replace(n).is_some() {
+                    return problem(tok.column, "'dirty=' given twice");
+                }
+            } else if let Some(b) = tok.text.strip_prefix("into=") {
+                let (id, obj) = self.lookup(b, tok)?;
+                if !matches!(obj.kind, ObjKind::Buffer { .. }) {
+                    return problem(
+                        tok.column,
+                        format!("'{b}' is {}, not a buffer: expected into=BUF", kind_phrase(&obj.kind)),
+                    );
+                }
+                if into.replace(id).is_some() {
+                    return problem(tok.column, "'into=' given twice");
+                }
+            } else {
+                return problem(tok.column, format!("expected {MIGRATE_OPT}, found {}", show(tok.text)));
+            }
+        }
+        Ok(Op::Migrate {
+            name,
+            host: h.text.to_owned(),
+            strategy: strategy.unwrap_or(Strategy::PreCopy),
+            dirty: dirty.unwrap_or(0),
+            into,
+        })
     }
 
     /// `end`: closes the open thread.
@@ -759,6 +920,23 @@ impl Parser {
                 cur.finish()?;
                 Op::Restorecon { path }
             }
+            "container" => self.container_decl(line, cur)?,
+            "beancounters" | "ps" => {
+                let name = self.container(cur.next(CONTAINER)?)?;
+                cur.finish()?;
+                if verb.text == "ps" { Op::Ps { name } } else { Op::Beancounters { name } }
+            }
+            "host" => {
+                let tok = cur.next(NAME)?;
+                if tok.text == LOCAL_HOST {
+                    return problem(tok.column, "host 'local' is the scenario's own machine: choose another name");
+                }
+                let name = self.new_name(tok)?.to_owned();
+                let link = link_options(cur)?.unwrap_or_default();
+                self.hosts.insert(name.clone(), line);
+                Op::Host { name, link }
+            }
+            "migrate" => self.migrate(cur)?,
             "label" => {
                 let path = cur.peek().map(path);
                 if path.is_some() {
@@ -787,6 +965,12 @@ impl Parser {
                 tok.column,
                 format!("name '{}' is already declared on line {}", tok.text, self.objects[id.0].line),
             );
+        }
+        if let Some(line) = self.containers.get(tok.text).or_else(|| self.hosts.get(tok.text)) {
+            return problem(tok.column, format!("name '{}' is already declared on line {line}", tok.text));
+        }
+        if let Some(t) = self.threads.iter().find(|t| t.name == tok.text) {
+            return problem(tok.column, format!("thread '{}' is already declared on line {}", tok.text, t.line));
         }
         Ok(tok.text)
     }
@@ -1417,7 +1601,7 @@ mod tests {
              recv, vmsplice, splice, tee, sendfile, pwrite, fcntl, close, send, setsockopt, errqueue, refs, \
              expect, advance, wait, thread, end, mkdir, rmdir, create, link, symlink, rename, unlink, open, stat, \
              chmod, chown, chdir, bind, unshare, chroot, process, setuid, exec, hooks, audit, policy, restorecon, \
-             label, truncate, checkpoint, restore"
+             label, truncate, checkpoint, restore, container, in, beancounters, ps, host, migrate"
         );
     }
 

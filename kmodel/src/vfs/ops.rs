@@ -392,6 +392,9 @@ impl Kernel {
     /// `EISDIR` (a directory opened for writing), `EACCES`, what the walk
     /// answers, or a security module's answer.
     pub fn open(&mut self, pid: Pid, name: &str, mode: OpenMode) -> Result<Fd, Errno> {
+        // do_sys_openat2: get_unused_fd_flags (EMFILE) before the walk.
+        self.proc_ref(pid)?;
+        self.ub_charge(pid, &[(crate::container::Resource::Files, 1)])?;
         let path = self.path_lookupat(pid, name, true, false)?;
         let inode = self.vfs.d_inode(path.dentry);
         let ino = inode.ino;

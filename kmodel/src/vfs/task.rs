@@ -42,6 +42,7 @@ impl Kernel {
         self.vfs.path_get(fs.pwd);
         self.vfs.namespaces.get_mut(&fs.ns).expect("namespace").users += 1;
         self.procs.insert(child, proc);
+        self.ve_forked(pid, child);
         Ok(child)
     }
 
@@ -248,6 +249,7 @@ impl Kernel {
         }
         proc.mm.clear();
         let proc = self.procs.remove(&pid).expect("pid listed");
+        self.ve_exited(pid, proc.ve);
         self.lsm.task_free(pid);
         self.path_put(proc.fs.root);
         self.path_put(proc.fs.pwd);

@@ -242,6 +242,12 @@ pub(crate) struct Sock {
     pub acked_total: u64,
     /// Reused buffer for released zerocopy ids.
     zc_scratch: Vec<u32>,
+    /// The host whose memory holds this endpoint's pages (0 unless
+    /// several hosts share the network).
+    pub host: u32,
+    /// Frozen for a checkpoint or a migration: arriving packets are
+    /// dropped and timers do not fire.
+    pub frozen: bool,
 }
 
 impl Sock {
@@ -284,7 +290,27 @@ impl Sock {
             stats: SockStats::default(),
             acked_total: 0,
             zc_scratch: Vec::new(),
+            host: 0,
+            frozen: false,
         }
+    }
+
+    /// Stop: drop what arrives, fire no timer (the endpoint is being
+    /// checkpointed or migrated).
+    pub fn freeze(&mut self) {
+        self.frozen = true;
+        for t in &mut self.timers {
+            t.deadline = None;
+        }
+    }
+
+    /// Go on after a freeze (a restore leaving repair mode): the
+    /// retransmission timer is armed afresh for whatever is outstanding
+    /// (`tcp_rearm_rto`), so unacknowledged data goes out again from the
+    /// restored queue.
+    pub fn thaw(&mut self, now: Instant) {
+        self.frozen = false;
+        self.arm_after_send(now);
     }
 
     fn set_timer(&mut self, kind: TimerKind, at: Option<Instant>) {

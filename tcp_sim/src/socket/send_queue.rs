@@ -115,6 +115,16 @@ impl SendQueue {
         self.frags.iter()
     }
 
+    /// The fragments, mutably (moving them to another host's memory).
+    pub fn frags_mut(&mut self) -> impl Iterator<Item = &mut Frag> + '_ {
+        self.frags.iter_mut()
+    }
+
+    /// The holder of fragment `seq`'s page reference.
+    pub fn holder_of(&self, seq: u32) -> Holder {
+        self.holder(seq)
+    }
+
     /// Queue `src`, copied into pages the socket owns: the tail fragment's
     /// page is filled first if the socket owns it, then new pages.
     pub fn push_copy(&mut self, pages: &mut PageArena, src: Source<'_>) {
