@@ -199,12 +199,6 @@ fn capture(kernel: &Kernel, pids: &[Pid], page_data: Vec<u8>) -> Result<(Image, 
     if pids.is_empty() {
         return Err(CheckpointError::NoProcesses);
     }
-    if let Some(s) = kernel.net.sockets().next() {
-        return Err(CheckpointError::Unsupported(format!(
-            "TCP endpoint {}: sockets are not saved by this format version",
-            s.0
-        )));
-    }
     if let Some((_, c)) = kernel.containers().next() {
         return Err(CheckpointError::Unsupported(format!(
             "container {}: containers (virtual pids, beancounters) are not saved by this format version",
@@ -253,7 +247,22 @@ fn capture(kernel: &Kernel, pids: &[Pid], page_data: Vec<u8>) -> Result<(Image, 
         let page_refs::ArenaLayout { generations, free, freed, zero: _ } = pages.layout();
         ArenaRec { generations, free, freed }
     });
-    let meta = meta(kernel, &pids);
+    // The network is one for the whole machine: saved with an image of the
+    // whole machine (its queues' pages are among the frames already).
+    let net = if kernel.net.is_unused() {
+        None
+    } else if whole {
+        Some(super::net_image::net_rec(&kernel.net, |page| frames.enter(pages, page)))
+    } else {
+        let s = kernel.net.sockets().next().map_or(0, |s| s.0);
+        return Err(CheckpointError::Unsupported(format!(
+            "TCP endpoint {s} in an image of some processes: the network is saved with the whole machine"
+        )));
+    };
+    let mut meta = meta(kernel, &pids);
+    if net.is_some() {
+        meta.features.push("tcp".to_owned());
+    }
     let image = Image {
         serializer: Serializer::Interface,
         meta,
@@ -265,7 +274,7 @@ fn capture(kernel: &Kernel, pids: &[Pid], page_data: Vec<u8>) -> Result<(Image, 
         vfs: vfs_rec(kernel.vfs()),
         bindings: None,
         arena,
-        net: None,
+        net,
         lsm: None,
         containers: Vec::new(),
     };

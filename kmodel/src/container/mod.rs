@@ -57,6 +57,7 @@ mod checkpoint;
 pub mod image;
 pub mod internal;
 pub mod migrate;
+mod net_image;
 mod restore;
 pub mod ve;
 pub mod world;

@@ -151,8 +151,11 @@ pub fn build_with(image: &Image, page_data: &[u8]) -> Result<(Kernel, RestoreRep
     if image.meta.page_size as usize != PAGE_SIZE {
         return invalid(format!("page size {} is not this host's {PAGE_SIZE}", image.meta.page_size));
     }
-    if image.net.is_some() || image.lsm.is_some() || !image.containers.is_empty() {
-        return invalid("sockets, security modules and containers are not restored by this build yet".to_owned());
+    if image.lsm.is_some() || !image.containers.is_empty() {
+        return invalid("security modules and containers are not restored by this build yet".to_owned());
+    }
+    if image.net.is_some() && image.arena.is_none() {
+        return invalid("TCP endpoints in an image of some processes (the network is saved with a whole machine)");
     }
     let m = &image.meta;
     let config = KernelConfig {
@@ -181,6 +184,13 @@ pub fn build_with(image: &Image, page_data: &[u8]) -> Result<(Kernel, RestoreRep
     }
     let (pages, frames) = FrameTable::build(image, page_data, m.config.event_log)?;
     k.pages = pages;
+    if let Some(rec) = &image.net {
+        if rec.now_ns != m.now_ns {
+            return invalid(format!("the network's time {} ns is not the machine's {} ns", rec.now_ns, m.now_ns));
+        }
+        let page = |f: u32| frames.id(f, "a socket's queue").map_err(|e| e.to_string());
+        k.net = super::net_image::network(rec, page).map_err(|e| RestoreError::Invalid(format!("network: {e}")))?;
+    }
     k.vfs = vfs(&image.vfs)?;
     let known = Known::of(image, &k.vfs)?;
 
@@ -233,10 +243,10 @@ pub fn build_with(image: &Image, page_data: &[u8]) -> Result<(Kernel, RestoreRep
                     FileKind::Directory(InodeId(i))
                 }
                 FileKindRec::Socket(s) => {
-                    return invalid(format!(
-                        "descriptor {} is TCP endpoint {s}, which this version cannot restore",
-                        f.fd
-                    ));
+                    if k.net.mode(tcp_sim::SockId(s)).is_none() {
+                        return invalid(format!("descriptor {} is TCP endpoint {s}, which is not in the image", f.fd));
+                    }
+                    FileKind::Socket(tcp_sim::SockId(s))
                 }
             };
             let path = match f.path {

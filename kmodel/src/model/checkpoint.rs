@@ -105,8 +105,14 @@ impl ModelBackend {
                     Some(Handle::Pipe { id: PipeId(*id), r: r.map(Fd), w: w.map(Fd) })
                 }
                 Some(HandleRec::File { ino, fd }) => Some(Handle::File { ino: InodeId(*ino), fd: fd.map(Fd) }),
-                Some(HandleRec::Tcp { .. }) => {
-                    return Err("the bindings name a TCP pair, which this version cannot restore".into());
+                Some(HandleRec::Tcp { tx, rx, socks }) => {
+                    let socks = (tcp_sim::SockId(socks.0), tcp_sim::SockId(socks.1));
+                    for s in [socks.0, socks.1] {
+                        if kernel.net.mode(s).is_none() {
+                            return Err(format!("the bindings name TCP endpoint {}, which is not in the image", s.0));
+                        }
+                    }
+                    Some(Handle::Tcp { tx: tx.map(Fd), rx: rx.map(Fd), socks })
                 }
                 Some(HandleRec::Failed) => Some(Handle::Failed),
             });
