@@ -8,7 +8,8 @@ use kmodel::container::image::{
     ContentRec, DentryRec, EventKindRec, EventRec, FORMAT_VERSION, FdRec, FileKindRec, FragRec, FrameRec, HEADER_LEN,
     HandleRec, HolderRec, InodeKindRec, InodeRec, LabelObjectRec, LabelRec, LinkRec, LsmRec, Meta, ModuleRec, MountRec,
     NamespaceRec, NetRec, NetStatsRec, PacketRec, PathRec, PayloadRec, PipeBufRec, PipeRec, PolicyRec, ProcessRec,
-    PteRec, RecvRec, RtoRec, SegDataRec, SegRec, SendRec, Serializer, SockRec, VInodeRec, VfsRec, ZeroCopyRec, reseal,
+    PteRec, RecvRec, RtoRec, RunnerCtRec, RunnerRec, SegDataRec, SegRec, SendRec, Serializer, SockRec, VInodeRec,
+    VfsRec, ZeroCopyRec, reseal,
 };
 use kmodel::container::{self, HostInfo, Image, ImageError, Mismatch, RestoreError};
 use kmodel::kernel::{Kernel, KernelConfig, Pid};
@@ -255,6 +256,45 @@ fn tcp_image_round_trips_and_runs_on_as_the_original() {
     fresh.teardown_and_check().unwrap();
 }
 
+/// A container with a limit hit, a process forked inside, a pipe and a
+/// socket: its PID namespace, counters and mount namespace are saved.
+const CONTAINER_FIXTURE: &str = "container tenant pages=8 pipes=16 sockets=2 files=4\nin tenant\nprocess worker\n\
+                                 buffer heap 6\nbuffer more 4\npipe p\ntcp conn\nend\n";
+
+#[test]
+fn container_image_keeps_virtual_pids_counters_and_namespace() {
+    let s = scenario::parse("ct", CONTAINER_FIXTURE).unwrap();
+    let mut b = ModelBackend::new(KernelConfig::default());
+    for step in &s.steps {
+        b.step(&s, step).unwrap();
+    }
+    let k = b.kernel().clone();
+    let pids: Vec<Pid> = (1..64).map(Pid).filter(|p| k.process(*p).is_some()).collect();
+    let image = container::checkpoint(&k, &pids).expect("checkpoint");
+    assert_eq!(image.containers.len(), 1);
+    let ct = &image.containers[0];
+    assert_eq!((ct.name.as_str(), ct.vpids.len(), ct.counters[0].failcnt), ("tenant", 2, 1));
+    let decoded = Image::decode(&image.encode()).unwrap();
+    assert_eq!(decoded, image);
+    let mut fresh = Kernel::default();
+    container::restore(&mut fresh, &decoded).expect("restores");
+    let (a, b) = (k.containers().next().unwrap(), fresh.containers().next().unwrap());
+    assert_eq!(a, b, "the same container: name, PID namespace, counters");
+    // A record naming a process the image lacks is refused, the target
+    // untouched.
+    let mut bad = image.clone();
+    bad.containers[0].vpids.push((7, 999));
+    bad.containers[0].next_vpid = 8;
+    let e = container::restore(&mut fresh, &bad).unwrap_err().to_string();
+    assert!(e.contains("process 999 is not in the image"), "{e}");
+    let mut bad = image.clone();
+    bad.containers[0].mnt_ns = Some(12345);
+    let e = container::restore(&mut fresh, &bad).unwrap_err().to_string();
+    assert!(e.contains("mount namespace"), "{e}");
+    assert_eq!(fresh.containers().next().unwrap(), a);
+    fresh.teardown_and_check().unwrap();
+}
+
 /// `PipeBuffer` as a later model might have it: one field more.
 #[derive(Debug, serde::Deserialize)]
 #[allow(dead_code)]
@@ -487,6 +527,11 @@ fn schema_sample() -> Image {
             counters: vec![BeanCounterRec { held: 1, maxheld: 2, limit: u64::MAX, failcnt: 3 }],
             mnt_ns: Some(1),
         }],
+        runner: Some(RunnerRec {
+            containers: vec![RunnerCtRec { name: "web".into(), ve: 11, pid: 2 }],
+            outside_pid: Some(1),
+            owner: vec![(3, "web".into())],
+        }),
     }
 }
 
@@ -675,7 +720,7 @@ fn image_schema_is_unchanged_for_this_format_version() {
 fn earlier_schema_goldens_migrate_to_the_current_version() {
     let v1 = std::fs::read(images_dir().join("v1-schema.golden")).unwrap();
     let migrated = Image::decode(&v1).expect("the v1 golden decodes and migrates");
-    let want = Image { net: None, lsm: None, containers: Vec::new(), ..schema_sample() };
+    let want = Image { net: None, lsm: None, containers: Vec::new(), runner: None, ..schema_sample() };
     assert_eq!(migrated, want);
     // A v1 image may not carry a section version 2 introduced.
     let mut with_net = schema_sample().encode();

@@ -111,6 +111,11 @@ impl Beancounters {
         b
     }
 
+    /// Counters as saved (restore), in [`Resource::ALL`] order.
+    pub fn from_counters(counters: [BeanCounter; 4]) -> Self {
+        Beancounters { counters }
+    }
+
     /// The counter of `r`.
     pub fn get(&self, r: Resource) -> BeanCounter {
         self.counters[r.index()]
