@@ -203,7 +203,7 @@ fn capture(kernel: &Kernel, pids: &[Pid], page_data: Vec<u8>) -> Result<(Image, 
     let modules = kernel.lsm().names();
     if !modules.is_empty() {
         return Err(CheckpointError::Unsupported(format!(
-            "security module(s) {}: their labels and profiles are not saved by this format version",
+            "security module(s) {}: their labels and profiles are not saved yet (format version 2 defines the lsm section; this build does not write it)",
             modules.join(", ")
         )));
     }
