@@ -518,8 +518,10 @@ fn schema_sample() -> Image {
                     LabelRec { object: LabelObjectRec::File(2, 4), label: "rw".into() },
                 ],
                 complain: true,
+                counters: vec![("next_domain".into(), 3)],
             }],
             audit: vec!["denied".into()],
+            counters: vec![("calls".into(), 9)],
         }),
         containers: vec![ContainerRec {
             id: 11,

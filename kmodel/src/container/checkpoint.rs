@@ -161,9 +161,8 @@ impl Frames {
 /// Save `pids` and everything they reach.
 ///
 /// # Errors
-/// An unknown pid, or state the format cannot hold yet: TCP endpoints and
-/// registered security modules ([`CheckpointError::Unsupported`] names
-/// which).
+/// An unknown pid, or state the format cannot hold yet
+/// ([`CheckpointError::Unsupported`] names which).
 pub fn checkpoint(kernel: &Kernel, pids: &[Pid]) -> Result<Image, CheckpointError> {
     capture(kernel, pids, Vec::new()).map(|(image, _)| image)
 }
@@ -199,13 +198,6 @@ pub fn checkpoint_into(kernel: &Kernel, pids: &[Pid], out: &mut Vec<u8>) -> Resu
 fn capture(kernel: &Kernel, pids: &[Pid], page_data: Vec<u8>) -> Result<(Image, u32), CheckpointError> {
     if pids.is_empty() {
         return Err(CheckpointError::NoProcesses);
-    }
-    let modules = kernel.lsm().names();
-    if !modules.is_empty() {
-        return Err(CheckpointError::Unsupported(format!(
-            "security module(s) {}: their labels and profiles are not saved yet (format version 2 defines the lsm section; this build does not write it)",
-            modules.join(", ")
-        )));
     }
     let pages = kernel.pages();
     let mut frames = Frames { page_data, ..Frames::default() };
@@ -255,12 +247,16 @@ fn capture(kernel: &Kernel, pids: &[Pid], page_data: Vec<u8>) -> Result<(Image, 
         )));
     };
     let containers = containers_rec(kernel, &pids);
+    let lsm = super::lsm_image::lsm_rec(kernel, &pids, &processes)?;
     let mut meta = meta(kernel, &pids);
     if net.is_some() {
         meta.features.push("tcp".to_owned());
     }
     if !containers.is_empty() {
         meta.features.push("containers".to_owned());
+    }
+    if lsm.is_some() {
+        meta.features.push("lsm".to_owned());
     }
     let image = Image {
         serializer: Serializer::Interface,
@@ -274,7 +270,7 @@ fn capture(kernel: &Kernel, pids: &[Pid], page_data: Vec<u8>) -> Result<(Image, 
         bindings: None,
         arena,
         net,
-        lsm: None,
+        lsm,
         containers,
         runner: None,
     };

@@ -54,6 +54,7 @@
 
 pub mod beancounter;
 mod checkpoint;
+mod lsm_image;
 pub mod image;
 pub mod internal;
 pub mod migrate;

@@ -151,9 +151,6 @@ pub fn build_with(image: &Image, page_data: &[u8]) -> Result<(Kernel, RestoreRep
     if image.meta.page_size as usize != PAGE_SIZE {
         return invalid(format!("page size {} is not this host's {PAGE_SIZE}", image.meta.page_size));
     }
-    if image.lsm.is_some() {
-        return invalid("security modules are not restored by this build yet".to_owned());
-    }
     if image.net.is_some() && image.arena.is_none() {
         return invalid("TCP endpoints in an image of some processes (the network is saved with a whole machine)");
     }
@@ -304,6 +301,9 @@ pub fn build_with(image: &Image, page_data: &[u8]) -> Result<(Kernel, RestoreRep
     }
 
     containers(&mut k, &image.containers)?;
+    if let Some(rec) = &image.lsm {
+        super::lsm_image::restore_lsm(&mut k, rec)?;
+    }
     recount_vfs(&mut k);
     k.check_invariants().map_err(|e| RestoreError::Invalid(e.to_string()))?;
     let report = RestoreReport {

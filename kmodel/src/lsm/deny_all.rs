@@ -2,7 +2,7 @@
 //! reaches an object must fail, which is how the complete mediation test
 //! finds a syscall without a hook.
 
-use super::{Decision, Hook, HookCx, SecurityOps};
+use super::{Decision, Hook, HookCx, ModuleState, SecurityOps};
 use crate::kernel::{Errno, File, InodeId, Pid};
 use crate::vfs::{Cred, DentryId, Mask, Path};
 
@@ -33,6 +33,24 @@ impl SecurityOps for DenyAll {
     }
     fn box_clone(&self) -> Box<dyn SecurityOps> {
         Box::new(self.clone())
+    }
+    /// No labels; a counter per hook: its denials.
+    fn save_state(&self) -> Option<ModuleState> {
+        let counters = self.denied.iter().map(|(h, n)| (h.name().to_owned(), *n)).collect();
+        Some(ModuleState { labels: Vec::new(), counters })
+    }
+
+    fn restore_state(&mut self, state: &ModuleState) -> Result<(), String> {
+        if let Some((o, _)) = state.labels.first() {
+            return Err(format!("a label on {o:?} (this module labels nothing)"));
+        }
+        let mut denied = std::collections::BTreeMap::new();
+        for (c, n) in &state.counters {
+            let h = Hook::ALL.iter().find(|h| h.name() == c).ok_or_else(|| format!("unknown hook '{c}'"))?;
+            denied.insert(*h, *n);
+        }
+        self.denied = denied;
+        Ok(())
     }
     fn inode_permission(&mut self, _: &HookCx<'_>, _: InodeId, _: Mask) -> Decision {
         self.deny(Hook::inode_permission)

@@ -34,6 +34,22 @@ macro_rules! lsm_hooks {
             /// A copy of the module and its state (a kernel snapshot).
             fn box_clone(&self) -> Box<dyn SecurityOps>;
 
+            /// Its labels and counters for a checkpoint image; `None` for a
+            /// module that cannot be saved (the checkpoint is refused).
+            fn save_state(&self) -> Option<super::ModuleState> {
+                None
+            }
+
+            /// Take back what [`SecurityOps::save_state`] gave, after the
+            /// module's policies were reloaded.
+            ///
+            /// # Errors
+            /// A label or counter the module cannot take, named.
+            fn restore_state(&mut self, state: &super::ModuleState) -> Result<(), String> {
+                let _ = state;
+                Err(format!("module {} cannot be restored", self.name()))
+            }
+
             $(
                 $(#[$doc])*
                 #[allow(unused_variables)]

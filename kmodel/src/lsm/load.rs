@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use super::SecurityOps;
+use super::deny_all::DenyAll;
+use super::{Lsm, LsmState, LoadedPolicy, SecurityOps};
 use super::apparmor::AppArmor;
 use super::landlock::{self, Landlock};
 use super::policy::PolicyError;
@@ -59,6 +60,43 @@ pub fn check_policies<'a>(
     Ok(())
 }
 
+/// A fresh module of this build named `name`.
+fn new_module(name: &str) -> Option<Box<dyn SecurityOps>> {
+    Some(match name {
+        "apparmor" => Box::new(AppArmor::default()),
+        "selinux" => Box::new(SeLinux::default()),
+        "landlock" => Box::new(Landlock::default()),
+        "deny_all" => Box::new(DenyAll::default()),
+        _ => return None,
+    })
+}
+
+/// Reload a saved policy into module `m` as `load_policy` loaded it (a
+/// Landlock ruleset's layer was bound to inodes then: it comes back with
+/// the task's labels, not from its text).
+fn reload(m: &mut dyn SecurityOps, p: &LoadedPolicy) -> Result<(), String> {
+    let any = m.as_any_mut();
+    if let Some(a) = any.downcast_mut::<AppArmor>() {
+        a.load(&p.text).map(drop).map_err(|e| e.to_string())
+    } else if let Some(s) = any.downcast_mut::<SeLinux>() {
+        s.load(&p.text, is_file_contexts(&p.file)).map_err(|e| e.to_string())
+    } else if any.is::<Landlock>() {
+        landlock::parse(&p.text).map(drop).map_err(|e| e.to_string())
+    } else {
+        Err("this module loads no policy".into())
+    }
+}
+
+impl Lsm {
+    /// [`Lsm::from_state`] with this build's modules.
+    ///
+    /// # Errors
+    /// As [`Lsm::from_state`].
+    pub fn rebuild(state: &LsmState) -> Result<Lsm, String> {
+        Lsm::from_state(state, new_module, reload)
+    }
+}
+
 impl Kernel {
     /// The registered module `M` named `name`, registered now (after the
     /// others) if it is not yet.
@@ -100,6 +138,8 @@ impl Kernel {
                 0
             }
         };
+        let (file, text) = (file.to_owned(), text.to_owned());
+        self.lsm.note_policy(LoadedPolicy { module: module.name(), file, text, pid: Some(pid) });
         Ok(0)
     }
 

@@ -25,11 +25,13 @@ pub mod landlock;
 mod load;
 pub mod policy;
 pub mod selinux;
+mod state;
 
 use std::cell::Cell;
 
 pub use hooks::{Hook, SecurityOps};
 pub use load::{PolicyModule, check_policies, is_file_contexts};
+pub use state::{LabelObject, LoadedPolicy, LsmState, ModuleState};
 
 use crate::kernel::{Errno, File, InodeId, Pid, Process};
 use crate::vfs::BuiltName;
@@ -188,6 +190,8 @@ pub struct Lsm {
     audit_shown: usize,
     op: Vec<OpState>,
     op_cost: (u64, u64),
+    /// Policies loaded, in order (what a checkpoint saves).
+    policies: Vec<LoadedPolicy>,
 }
 
 impl Lsm {

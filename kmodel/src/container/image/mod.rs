@@ -55,7 +55,7 @@ pub const SECTION_HEADER_LEN: usize = 16;
 
 /// The features this build of the model can restore. An image names the
 /// ones it uses; restore refuses an image that uses one this host lacks.
-pub const HOST_FEATURES: &[&str] = &["pages", "pipes", "files", "vfs", "tcp", "containers"];
+pub const HOST_FEATURES: &[&str] = &["pages", "pipes", "files", "vfs", "tcp", "containers", "lsm"];
 
 /// Which serializer wrote an image.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]

@@ -394,6 +394,10 @@ pub struct LsmRec {
     pub modules: Vec<ModuleRec>,
     /// The audit log.
     pub audit: Vec<String>,
+    /// The dispatcher's counters: `calls` (hook calls), `rebuilds` (names
+    /// built), `walked` (dentries walked building them), `audit_shown`
+    /// (audit lines the `audit` verb has shown).
+    pub counters: Vec<(String, u64)>,
 }
 
 /// One module: its loaded policies, as text in load order (what a policy
@@ -409,6 +413,9 @@ pub struct ModuleRec {
     pub labels: Vec<LabelRec>,
     /// Complain (audit only) instead of enforce.
     pub complain: bool,
+    /// The module's counters (Landlock's `next_domain`, `deny_all`'s
+    /// denials per hook).
+    pub counters: Vec<(String, u64)>,
 }
 
 /// A policy as loaded.

@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 pub use profile::{ExecMode, Perms, Profile, Rule, glob_regex, parse};
 
 use super::policy::PolicyError;
-use super::{Decision, Era, HookCx, SecurityOps};
+use super::{Decision, Era, HookCx, LabelObject, ModuleState, SecurityOps};
 use crate::kernel::{Errno, File, InodeId, Pid};
 use crate::vfs::{BuiltName, DentryId, Mask, OpenFileId, Path, Vfs};
 
@@ -239,6 +239,45 @@ impl SecurityOps for AppArmor {
 
     fn box_clone(&self) -> Box<dyn SecurityOps> {
         Box::new(self.clone())
+    }
+    /// Tasks: the profile's name; open files: the granted permissions' bits
+    /// and the profile that opened it, if any (`"3 /usr/bin/cat"`).
+    fn save_state(&self) -> Option<ModuleState> {
+        let mut labels: Vec<_> =
+            self.tasks.iter().map(|(p, &i)| (LabelObject::Task(*p), self.profiles[i].name.clone())).collect();
+        labels.extend(self.files.iter().map(|(id, fc)| {
+            let l = match fc.profile {
+                Some(i) => format!("{} {}", fc.allowed.0, self.profiles[i].name),
+                None => fc.allowed.0.to_string(),
+            };
+            (LabelObject::File(*id), l)
+        }));
+        Some(ModuleState { labels, counters: Vec::new() })
+    }
+
+    fn restore_state(&mut self, state: &ModuleState) -> Result<(), String> {
+        let find = |name: &str| {
+            self.profiles.iter().position(|p| p.name == name).ok_or_else(|| format!("no profile named '{name}' is loaded"))
+        };
+        let (mut tasks, mut files) = (BTreeMap::new(), BTreeMap::new());
+        for (obj, label) in &state.labels {
+            match obj {
+                LabelObject::Task(p) => {
+                    tasks.insert(*p, find(label)?);
+                }
+                LabelObject::File(id) => {
+                    let (bits, name) = label.split_once(' ').map_or((label.as_str(), None), |(b, n)| (b, Some(n)));
+                    let bits = bits.parse().map_err(|_| format!("open file label '{label}': expected BITS [PROFILE]"))?;
+                    files.insert(*id, FileCtx { profile: name.map(find).transpose()?, allowed: Perms(bits) });
+                }
+                LabelObject::Inode(i) => return Err(format!("a label on inode {} (profiles do not label inodes)", i.0)),
+            }
+        }
+        if let Some((c, _)) = state.counters.first() {
+            return Err(format!("unknown counter '{c}'"));
+        }
+        (self.tasks, self.files) = (tasks, files);
+        Ok(())
     }
 
     // Today's table: path hooks, file_open, cached file_permission.

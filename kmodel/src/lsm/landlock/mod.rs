@@ -25,7 +25,7 @@
 use std::collections::BTreeMap;
 
 use super::policy::PolicyError;
-use super::{Decision, HookCx, SecurityOps};
+use super::{Decision, HookCx, LabelObject, ModuleState, SecurityOps};
 use crate::kernel::{Errno, File, InodeId, Pid};
 use crate::vfs::{DentryId, InodeKind, Mask, Path, Vfs};
 
@@ -316,6 +316,66 @@ impl SecurityOps for Landlock {
 
     fn box_clone(&self) -> Box<dyn SecurityOps> {
         Box::new(self.clone())
+    }
+    /// Tasks: their layers, `;`-separated, each `DOMAIN HANDLED INO=ACCESS,...`
+    /// (access masks as bits); counter `next_domain`.
+    fn save_state(&self) -> Option<ModuleState> {
+        let labels = self
+            .domains
+            .iter()
+            .filter(|(_, l)| !l.is_empty())
+            .map(|(p, layers)| {
+                let l: Vec<String> = layers
+                    .iter()
+                    .map(|l| {
+                        let r: Vec<String> = l.rules.iter().map(|(i, a)| format!("{}={a}", i.0)).collect();
+                        format!("{} {} {}", l.id, l.handled, r.join(","))
+                    })
+                    .collect();
+                (LabelObject::Task(*p), l.join(";"))
+            })
+            .collect();
+        Some(ModuleState { labels, counters: vec![("next_domain".into(), u64::from(self.next))] })
+    }
+
+    fn restore_state(&mut self, state: &ModuleState) -> Result<(), String> {
+        let mut domains = BTreeMap::new();
+        for (obj, label) in &state.labels {
+            let LabelObject::Task(pid) = obj else {
+                return Err(format!("a label on {obj:?} (rulesets confine tasks)"));
+            };
+            let bad = |what: &str| format!("task {} layers '{label}': {what}", pid.0);
+            let mut layers = Vec::new();
+            for l in label.split(';') {
+                let mut f = l.splitn(3, ' ');
+                let (Some(id), Some(handled), Some(rules)) = (f.next(), f.next(), f.next()) else {
+                    return Err(bad("expected DOMAIN HANDLED INO=ACCESS,..."));
+                };
+                let id = id.parse().map_err(|_| bad("bad domain id"))?;
+                let handled = handled.parse().map_err(|_| bad("bad handled mask"))?;
+                let mut map = BTreeMap::new();
+                for r in rules.split(',').filter(|r| !r.is_empty()) {
+                    let (i, a) = r.split_once('=').ok_or_else(|| bad("expected INO=ACCESS"))?;
+                    let i = i.parse().map_err(|_| bad("bad inode number"))?;
+                    map.insert(InodeId(i), a.parse().map_err(|_| bad("bad access mask"))?);
+                }
+                layers.push(Layer { id, handled, rules: map });
+            }
+            if layers.len() > MAX_LAYERS {
+                return Err(bad(&format!("more than {MAX_LAYERS} layers")));
+            }
+            domains.insert(*pid, layers);
+        }
+        let mut next = None;
+        for (c, v) in &state.counters {
+            match c.as_str() {
+                "next_domain" => next = Some(u32::try_from(*v).map_err(|_| format!("next_domain {v} is too large"))?),
+                _ => return Err(format!("unknown counter '{c}'")),
+            }
+        }
+        self.next = next.ok_or("counter next_domain missing")?;
+        self.domains = domains;
+        Ok(())
     }
 
     fn file_open(&mut self, cx: &HookCx<'_>, file: &File) -> Decision {

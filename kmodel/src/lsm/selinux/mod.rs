@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 pub use policy::{Class, Context, FileKind, Policy};
 
 use super::policy::PolicyError;
-use super::{Decision, HookCx, SecurityOps};
+use super::{Decision, HookCx, LabelObject, ModuleState, SecurityOps};
 use crate::kernel::{Errno, File, InodeId, Pid};
 use crate::vfs::{DentryId, InodeKind, Mask, Path, Vfs};
 
@@ -191,6 +191,29 @@ impl SecurityOps for SeLinux {
 
     fn box_clone(&self) -> Box<dyn SecurityOps> {
         Box::new(self.clone())
+    }
+    /// Inodes and tasks: their contexts (`system_u:object_r:etc_t:s0`).
+    fn save_state(&self) -> Option<ModuleState> {
+        let mut labels: Vec<_> = self.inodes.iter().map(|(i, c)| (LabelObject::Inode(*i), c.to_string())).collect();
+        labels.extend(self.tasks.iter().map(|(p, c)| (LabelObject::Task(*p), c.to_string())));
+        Some(ModuleState { labels, counters: Vec::new() })
+    }
+
+    fn restore_state(&mut self, state: &ModuleState) -> Result<(), String> {
+        let (mut inodes, mut tasks) = (BTreeMap::new(), BTreeMap::new());
+        for (obj, label) in &state.labels {
+            let c = Context::parse(label)?;
+            match obj {
+                LabelObject::Inode(i) => inodes.insert(*i, c),
+                LabelObject::Task(p) => tasks.insert(*p, c),
+                LabelObject::File(id) => return Err(format!("a label on open file {} (contexts label inodes)", id.0)),
+            };
+        }
+        if let Some((c, _)) = state.counters.first() {
+            return Err(format!("unknown counter '{c}'"));
+        }
+        (self.inodes, self.tasks) = (inodes, tasks);
+        Ok(())
     }
 
     fn inode_permission(&mut self, cx: &HookCx<'_>, ino: InodeId, mask: Mask) -> Decision {
