@@ -12,6 +12,10 @@
 
 use std::collections::BTreeSet;
 
+use kmodel::container::{
+    self,
+    image::{LabelObjectRec, LabelRec},
+};
 use kmodel::kernel::{Errno, KernelConfig};
 use kmodel::lsm::deny_all::DenyAll;
 use kmodel::lsm::{Decision, Era, HookCx, SecurityOps, StackMode};
@@ -338,4 +342,201 @@ fn a_module_with_only_defaults_allows_everything() {
     assert_eq!(outs[..3], ["ok [noreads allow]", "ok [noreads allow]", "3 [noreads allow]"]);
     assert_eq!(outs[3], "-EPERM [noreads deny read]");
     assert!(b.kernel().lsm().calls() > 4);
+}
+
+// ---- checkpoint and restore with modules loaded ---------------------------
+
+/// A machine for the checkpoint tests: files, the stories' policies for
+/// `modules` (`apparmor`, `selinux`, `landlock`), a reader confined at exec
+/// and a sandboxed process.
+fn lsm_setup(modules: &[&str]) -> String {
+    let mut s = String::from(
+        "mkdir /etc\ncreate /etc/shadow\ncreate /etc/passwd\nmkdir /tmp\nmkdir /work\nmkdir /out\nmkdir /usr\n\
+         mkdir /usr/bin\ncreate /usr/bin/reader\nchmod /usr/bin/reader 755\nchmod /tmp 777\nchmod /work 777\n\
+         chmod /out 777\ncreate /tmp/a\nchown /tmp/a 1000 1000\ncreate /tmp/log\n",
+    );
+    for m in modules {
+        match *m {
+            "apparmor" => s.push_str("policy apparmor policies/reader.profile\n"),
+            "selinux" => s.push_str("policy selinux policies/base.te\npolicy selinux policies/base.fc\nrestorecon /\n"),
+            _ => {}
+        }
+    }
+    s.push_str("process sandboxed\nsetuid 1000 1000\n");
+    if modules.contains(&"landlock") {
+        s.push_str("policy landlock policies/sandbox.landlock\n");
+    }
+    s.push_str("process reader\nexec /usr/bin/reader\nopen log /tmp/log w\n");
+    s
+}
+
+/// The operations asked after the checkpoint and again after the restore
+/// (`N` makes the names each declares unique).
+const LSM_OPS: &str = "process reader\nlabel\nopen sN /etc/shadow r\nopen pN /etc/passwd r\nwrite log 1p 'L'\n\
+    create /tmp/nN\nlabel /tmp/nN\nstat /etc/shadow\nprocess sandboxed\ncreate /etc/xN\ncreate /tmp/yN\n\
+    rename /tmp/a /work/a\nopen qN /etc/passwd w\naudit\n";
+
+/// Run `setup`, register `deny_all` if asked, checkpoint, run the
+/// operations, restore, run them again: the two runs' outcomes (and the
+/// kernel's LSM state right after the checkpoint and right after the
+/// restore).
+fn lsm_round_trip(modules: &[&str]) -> (Vec<String>, Vec<String>) {
+    let dir = std::env::temp_dir().join(format!("kmodel-lsm-ckpt-{}-{}", std::process::id(), modules.join("-")));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let img = dir.join("m.img");
+    let setup = lsm_setup(modules);
+    let text = format!(
+        "{setup}checkpoint {img}\n{}restore {img}\n{}",
+        LSM_OPS.replace('N', "1"),
+        LSM_OPS.replace('N', "2"),
+        img = img.display()
+    );
+    let mut sc = scenario::parse("ckpt.scenario", &text).expect("parses");
+    let policies = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    scenario::load_policies(&mut sc, &policies).expect("the stories' policies load");
+    let mut b = ModelBackend::new(KernelConfig::default());
+    let setup_lines = setup.lines().count();
+    let ops = LSM_OPS.lines().count();
+    let (mut first, mut second) = (Vec::new(), Vec::new());
+    for step in &sc.steps {
+        if step.line == setup_lines + 1 && modules.contains(&"deny_all") {
+            b.kernel_mut().lsm_mut().register(Box::new(DenyAll::default()));
+        }
+        let StepResult::Done(o) = b.step(&sc, step).unwrap_or_else(|e| panic!("{}: {e}", step.text)) else {
+            panic!("{} blocked", step.text)
+        };
+        let o = o.to_string();
+        if step.line <= setup_lines {
+            continue;
+        }
+        let at = step.line - setup_lines;
+        if at == 1 || at == ops + 2 {
+            assert_eq!(o, "ok", "{}", step.text);
+        } else if (2..ops + 2).contains(&at) {
+            first.push(o.replace("s1", "sN").replace("p1", "pN"));
+        } else if at > ops + 2 {
+            second.push(o.replace("s2", "sN").replace("p2", "pN"));
+        }
+    }
+    b.finish().expect("teardown");
+    let _ = std::fs::remove_dir_all(&dir);
+    (first, second)
+}
+
+fn check_round_trip(modules: &[&str], denier: &str) {
+    let (first, second) = lsm_round_trip(modules);
+    assert_eq!(first.len(), LSM_OPS.lines().count());
+    assert_eq!(first, second, "decisions after the restore differ from those after the checkpoint");
+    let denied = first.iter().filter(|o| o.contains(&format!("{denier} deny")) || o.starts_with("-E")).count();
+    assert!(denied > 0, "{denier} denies nothing: {first:#?}");
+}
+
+#[test]
+fn apparmor_checkpointed_restored_same_decisions() {
+    check_round_trip(&["apparmor"], "apparmor");
+}
+
+#[test]
+fn selinux_checkpointed_restored_same_decisions() {
+    check_round_trip(&["selinux"], "selinux");
+}
+
+#[test]
+fn landlock_checkpointed_restored_same_decisions() {
+    check_round_trip(&["landlock"], "landlock");
+}
+
+#[test]
+fn deny_all_checkpointed_restored_same_decisions() {
+    check_round_trip(&["deny_all"], "deny_all");
+}
+
+#[test]
+fn stacked_modules_checkpointed_restored_same_decisions() {
+    let (first, second) = lsm_round_trip(&["apparmor", "selinux", "landlock"]);
+    assert_eq!(first, second);
+    let all = first.join("\n");
+    for m in ["apparmor deny", "selinux deny", "landlock deny", "-EXDEV"] {
+        assert!(all.contains(m), "no '{m}' in {all}");
+    }
+}
+
+/// The machine of [`lsm_setup`] with every module (`deny_all` last).
+fn lsm_machine() -> kmodel::kernel::Kernel {
+    let setup = lsm_setup(&["apparmor", "selinux", "landlock"]);
+    let mut sc = scenario::parse("m.scenario", &setup).expect("parses");
+    let policies = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    scenario::load_policies(&mut sc, &policies).expect("the stories' policies load");
+    let mut b = ModelBackend::new(KernelConfig::default());
+    for step in &sc.steps {
+        b.step(&sc, step).unwrap_or_else(|e| panic!("{}: {e}", step.text));
+    }
+    let mut k = b.kernel().clone();
+    k.lsm_mut().register(Box::new(DenyAll::default()));
+    k.lsm_mut().set_stack_mode(StackMode::FirstDenial);
+    k
+}
+
+fn pids_of(k: &kmodel::kernel::Kernel) -> Vec<kmodel::kernel::Pid> {
+    (1..64).map(kmodel::kernel::Pid).filter(|p| k.process(*p).is_some()).collect()
+}
+
+#[test]
+fn lsm_state_checkpointed_restored_on_a_fresh_kernel_is_the_same() {
+    let k = lsm_machine();
+    let bytes = container::checkpoint_bytes(&k, &pids_of(&k)).expect("checkpoint with modules");
+    let mut fresh = kmodel::kernel::Kernel::default();
+    container::restore_bytes(&mut fresh, &bytes).expect("restore");
+    assert_eq!(fresh.lsm().names(), ["apparmor", "selinux", "landlock", "deny_all"]);
+    let (a, b) = (k.lsm().dump().expect("saveable"), fresh.lsm().dump().expect("saveable"));
+    assert!(a.modules.iter().all(|(n, s)| *n == "deny_all" || !s.labels.is_empty()), "{a:#?}");
+    assert_eq!(a, b);
+    // And the image of the restored machine is the same image.
+    assert_eq!(container::checkpoint_bytes(&fresh, &pids_of(&fresh)).expect("again"), bytes);
+}
+
+#[test]
+fn lsm_internal_serializer_refuses_modules_by_name() {
+    let k = lsm_machine();
+    let e = container::internal::encode(&k, &pids_of(&k)).unwrap_err().to_string();
+    assert!(e.contains("security module apparmor with the internal serializer"), "{e}");
+}
+
+#[test]
+fn lsm_bad_records_refused_with_a_message() {
+    let k = lsm_machine();
+    let good = container::checkpoint(&k, &pids_of(&k)).expect("checkpoint");
+    type Edit = fn(&mut container::image::LsmRec);
+    let cases: &[(&str, Edit)] = &[
+        ("unknown security module 'tomoyo'", |l| l.modules[0].name = "tomoyo".into()),
+        ("registered twice", |l| l.modules[1].name = "apparmor".into()),
+        ("unknown stack mode 7", |l| l.mode = 7),
+        ("complain mode", |l| l.modules[0].complain = true),
+        ("unknown counter 'x'", |l| l.counters.push(("x".into(), 1))),
+        ("no profile named 'nobody'", |l| {
+            let t = l.modules[0].labels.iter_mut().find(|x| matches!(x.object, LabelObjectRec::Task(_))).unwrap();
+            t.label = "nobody".into();
+        }),
+        ("labels inode 999", |l| l.modules[1].labels[0].object = LabelObjectRec::Inode(999)),
+        ("labels process 999", |l| l.modules[1].labels[0].object = LabelObjectRec::Task(999)),
+        ("labels fd 77 of process", |l| {
+            l.modules[0].labels.push(LabelRec { object: LabelObjectRec::File(1, 77), label: "1".into() })
+        }),
+        ("expected a context", |l| l.modules[1].labels[0].label = "garbage".into()),
+        ("(policies/base.te) for selinux: 1:7: expected a type", |l| l.modules[1].policies[0].text = "allow (".into()),
+        ("bad inode number", |l| l.modules[2].labels[0].label = "1 3 x=1".into()),
+        ("counter next_domain missing", |l| l.modules[2].counters.clear()),
+        ("unknown hook 'nope'", |l| l.modules[3].counters.push(("nope".into(), 1))),
+        ("audit lines shown", |l| l.counters.iter_mut().for_each(|c| c.1 = 1 << 40)),
+    ];
+    for (want, edit) in cases {
+        let mut image = good.clone();
+        edit(image.lsm.as_mut().expect("the lsm section"));
+        // Through the bytes, as a file would come.
+        let decoded = container::Image::decode(&image.encode()).expect("decodes");
+        let mut fresh = kmodel::kernel::Kernel::default();
+        let e = container::restore(&mut fresh, &decoded).expect_err(want).to_string();
+        assert!(e.contains(want), "want '{want}', got: {e}");
+        assert!(fresh.lsm().names().is_empty(), "a refused restore leaves the target alone");
+    }
 }

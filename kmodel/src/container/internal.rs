@@ -102,6 +102,11 @@ pub fn encode(kernel: &Kernel, pids: &[Pid]) -> Result<Vec<u8>, CheckpointError>
             c.name
         )));
     }
+    if let Some(m) = kernel.lsm().names().first() {
+        return Err(CheckpointError::Unsupported(format!(
+            "security module {m} with the internal serializer (the interface one saves security modules)"
+        )));
+    }
     let pages = kernel.pages();
     let frames: Vec<(PageId, RawContent)> = pages
         .iter()

@@ -133,9 +133,12 @@ pub(crate) fn restore_lsm(k: &mut Kernel, rec: &LsmRec) -> Result<(), RestoreErr
                     LabelObject::Task(Pid(p))
                 }
                 LabelObjectRec::File(p, fd) => {
-                    let id = k.procs.get(&Pid(p)).and_then(|pr| pr.fds.get(Fd(fd))).and_then(|f| f.path.map(|op| op.id));
+                    let id =
+                        k.procs.get(&Pid(p)).and_then(|pr| pr.fds.get(Fd(fd))).and_then(|f| f.path.map(|op| op.id));
                     let Some(OpenFileId(id)) = id else {
-                        return invalid(format!("lsm: module {name} labels fd {fd} of process {p}: no named open file"));
+                        return invalid(format!(
+                            "lsm: module {name} labels fd {fd} of process {p}: no named open file"
+                        ));
                     };
                     LabelObject::File(OpenFileId(id))
                 }

@@ -54,9 +54,9 @@
 
 pub mod beancounter;
 mod checkpoint;
-mod lsm_image;
 pub mod image;
 pub mod internal;
+mod lsm_image;
 pub mod migrate;
 mod net_image;
 mod restore;

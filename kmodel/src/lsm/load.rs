@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use super::deny_all::DenyAll;
-use super::{Lsm, LsmState, LoadedPolicy, SecurityOps};
 use super::apparmor::AppArmor;
+use super::deny_all::DenyAll;
 use super::landlock::{self, Landlock};
 use super::policy::PolicyError;
 use super::selinux::{Context, Policy, SeLinux};
+use super::{LoadedPolicy, Lsm, LsmState, SecurityOps};
 use crate::kernel::{Errno, Kernel, Pid};
 
 /// Which module a policy file is for.

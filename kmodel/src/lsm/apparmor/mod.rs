@@ -257,7 +257,10 @@ impl SecurityOps for AppArmor {
 
     fn restore_state(&mut self, state: &ModuleState) -> Result<(), String> {
         let find = |name: &str| {
-            self.profiles.iter().position(|p| p.name == name).ok_or_else(|| format!("no profile named '{name}' is loaded"))
+            self.profiles
+                .iter()
+                .position(|p| p.name == name)
+                .ok_or_else(|| format!("no profile named '{name}' is loaded"))
         };
         let (mut tasks, mut files) = (BTreeMap::new(), BTreeMap::new());
         for (obj, label) in &state.labels {
@@ -267,10 +270,13 @@ impl SecurityOps for AppArmor {
                 }
                 LabelObject::File(id) => {
                     let (bits, name) = label.split_once(' ').map_or((label.as_str(), None), |(b, n)| (b, Some(n)));
-                    let bits = bits.parse().map_err(|_| format!("open file label '{label}': expected BITS [PROFILE]"))?;
+                    let bits =
+                        bits.parse().map_err(|_| format!("open file label '{label}': expected BITS [PROFILE]"))?;
                     files.insert(*id, FileCtx { profile: name.map(find).transpose()?, allowed: Perms(bits) });
                 }
-                LabelObject::Inode(i) => return Err(format!("a label on inode {} (profiles do not label inodes)", i.0)),
+                LabelObject::Inode(i) => {
+                    return Err(format!("a label on inode {} (profiles do not label inodes)", i.0));
+                }
             }
         }
         if let Some((c, _)) = state.counters.first() {
