@@ -260,3 +260,95 @@ fn mutated_tcp_image_is_refused_or_restores_a_kernel_that_runs_on() {
     }
     QuickCheck::new().tests(2000).quickcheck(prop as fn(u64, bool) -> TestResult);
 }
+
+// ---- with security modules loaded -----------------------------------------
+
+/// A machine with the stories' three modules: their policies loaded, files
+/// labeled, a reader confined at exec, a process sandboxed.
+const LSM_SETUP: &str = "mkdir /etc\ncreate /etc/shadow\ncreate /etc/passwd\nmkdir /tmp\nmkdir /work\nmkdir /out\n\
+    mkdir /usr\nmkdir /usr/bin\ncreate /usr/bin/reader\nchmod /usr/bin/reader 755\nchmod /tmp 777\nchmod /work 777\n\
+    chmod /out 777\ncreate /tmp/a\nchown /tmp/a 1000 1000\ncreate /tmp/log\n\
+    policy apparmor policies/reader.profile\npolicy selinux policies/base.te\npolicy selinux policies/base.fc\n\
+    restorecon /\nprocess sandboxed\nsetuid 1000 1000\npolicy landlock policies/sandbox.landlock\n\
+    process reader\nexec /usr/bin/reader\nopen log /tmp/log w\n";
+
+/// Operations whose answers depend on the modules' policies and labels
+/// (`N` makes the names each declares unique).
+const LSM_MENU: &[&str] = &[
+    "process reader",
+    "process sandboxed",
+    "process init",
+    "process other",
+    "open oN /etc/shadow r",
+    "open oN /etc/passwd r",
+    "open oN /tmp/log w",
+    "open oN /tmp/a r",
+    "write log 1p 'L'",
+    "create /tmp/fN",
+    "create /etc/fN",
+    "create /work/fN",
+    "mkdir /tmp/dN",
+    "rename /tmp/a /work/a",
+    "rename /tmp/a /tmp/b",
+    "rename /tmp/b /tmp/a",
+    "link /etc/shadow /tmp/lN",
+    "restorecon /tmp",
+    "label /tmp/log",
+    "label",
+    "stat /etc/shadow",
+    "unlink /tmp/log",
+    "exec /usr/bin/reader",
+    "policy landlock policies/sandbox.landlock",
+    "hooks 2006",
+    "hooks today",
+    "audit",
+];
+
+/// A random run of [`LSM_MENU`] after [`LSM_SETUP`], cut anywhere: the
+/// same result lines (every module's decision side by side, the labels,
+/// the audit records) with and without `checkpoint` + `restore`.
+fn lsm_equivalent_at_cut(seed: u64, cut: u64) -> Result<(), String> {
+    let mut rng = Rng::new(seed);
+    let n = rng.range(3, 25) as usize;
+    let ops: Vec<String> = (0..n).map(|i| rng.pick(LSM_MENU).replace('N', &i.to_string())).collect();
+    let cut = (cut % (n as u64 + 1)) as usize;
+    let mut cut_ops = ops.clone();
+    cut_ops.insert(cut, "restore cut.img".into());
+    cut_ops.insert(cut, "checkpoint cut.img".into());
+    let dir = std::env::temp_dir().join(format!("kmodel-lsm-prop-{}-{seed}-{cut}", std::process::id()));
+    let policies = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let run = |ops: &[String]| -> Result<Report, String> {
+        let text = format!("{LSM_SETUP}{}\n", ops.join("\n"));
+        let mut s = scenario::parse("lsm.scenario", &text).map_err(|e| e.to_string())?;
+        scenario::load_policies(&mut s, &policies).map_err(|e| e.to_string())?;
+        let mut b = ModelBackend::new(KernelConfig::default()).with_checkpoint_dir(&dir);
+        scenario::run(&s, &mut b, |_| {}).map_err(|e| e.to_string())
+    };
+    let plain = run(&ops)?;
+    let with_cut = run(&cut_ops)?;
+    let _ = std::fs::remove_dir_all(&dir);
+    for l in with_cut.lines.iter().filter(|l| l.text.ends_with(" cut.img")) {
+        if l.outcome != scenario::Outcome::Ok {
+            return Err(format!("{} => {}\n{}", l.text, l.outcome, cut_ops.join("\n")));
+        }
+    }
+    if results(&plain) != results(&with_cut) {
+        return Err(format!(
+            "seed {seed} cut {cut}: results differ\n--- run on\n{}--- checkpoint + restore\n{}",
+            plain.output(),
+            with_cut.output()
+        ));
+    }
+    Ok(())
+}
+
+#[test]
+fn random_lsm_scenario_cut_anywhere_decides_the_same_after_restore() {
+    fn prop(seed: u64, cut: u64) -> TestResult {
+        match lsm_equivalent_at_cut(seed, cut) {
+            Ok(()) => TestResult::passed(),
+            Err(e) => TestResult::error(e),
+        }
+    }
+    QuickCheck::new().tests(30).quickcheck(prop as fn(u64, u64) -> TestResult);
+}

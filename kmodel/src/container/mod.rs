@@ -45,10 +45,11 @@
 //!   derives (OpenVZ's way), kept to show why the versioned format is not
 //!   built that way.
 //!
-//! What is not saved yet: containers, TCP endpoints (and the network's packets,
-//! timers and generators) and registered security modules; a checkpoint
-//! that would need them answers [`CheckpointError::Unsupported`] naming
-//! them rather than writing an image that would restore differently.
+//! The security modules travel in the `lsm` section (`lsm_image.rs`): the
+//! modules in order, their policies as loaded, their labels and counters.
+//! What is not saved (a scenario with several hosts, a module registered by
+//! a test) answers [`CheckpointError::Unsupported`] naming it rather than
+//! writing an image that would restore differently.
 //!
 //! [`Kernel`]: crate::kernel::Kernel
 
