@@ -352,3 +352,61 @@ fn random_lsm_scenario_cut_anywhere_decides_the_same_after_restore() {
     }
     QuickCheck::new().tests(30).quickcheck(prop as fn(u64, u64) -> TestResult);
 }
+
+/// The machine of [`LSM_SETUP`].
+fn lsm_fixture() -> Kernel {
+    let mut s = scenario::parse("lsm fixture", LSM_SETUP).expect("fixture parses");
+    let policies = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    scenario::load_policies(&mut s, &policies).expect("policies load");
+    let mut b = ModelBackend::new(KernelConfig::default());
+    for step in &s.steps {
+        b.step(&s, step).expect("fixture runs");
+    }
+    b.kernel().clone()
+}
+
+fn live_pids(k: &Kernel) -> Vec<kmodel::kernel::Pid> {
+    (1..64).map(kmodel::kernel::Pid).filter(|p| k.process(*p).is_some()).collect()
+}
+
+thread_local! {
+    static LSM_FIXTURE: (Kernel, Vec<u8>, Sharing) = {
+        let k = lsm_fixture();
+        let bytes = container::checkpoint(&k, &live_pids(&k)).expect("checkpoint").encode();
+        let sharing = container::sharing(&k);
+        (k, bytes, sharing)
+    };
+}
+
+/// The same over an image with an `lsm` section: mutated module records,
+/// policies and labels are refused or restore a kernel whose modules then
+/// answer hooks (a walk through every module, each process's labels);
+/// never a panic.
+#[test]
+fn mutated_lsm_image_is_refused_or_restores_modules_that_answer() {
+    fn prop(seed: u64, reseal: bool) -> TestResult {
+        LSM_FIXTURE.with(|(k, good, before)| {
+            let mut bytes = mutated(good, seed);
+            if reseal {
+                container::image::reseal(&mut bytes);
+            }
+            let Ok(image) = Image::decode(&bytes) else { return TestResult::passed() };
+            let mut target = k.clone();
+            match container::restore(&mut target, &image) {
+                Err(_) if container::sharing(&target) != *before => TestResult::error("refused but half-restored"),
+                Err(_) if target.lsm().dump() != k.lsm().dump() => TestResult::error("refused but modules changed"),
+                Err(_) => TestResult::passed(),
+                Ok(_) => {
+                    for pid in live_pids(&target) {
+                        let _ = target.security_context(pid, Some("/etc/shadow"));
+                        let _ = target.security_context(pid, None);
+                        let _ = target.apparmor_profile(pid);
+                    }
+                    let _ = target.lsm().dump();
+                    TestResult::from_bool(target.check_invariants().is_ok())
+                }
+            }
+        })
+    }
+    QuickCheck::new().tests(2000).quickcheck(prop as fn(u64, bool) -> TestResult);
+}
