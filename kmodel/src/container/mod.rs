@@ -54,6 +54,7 @@
 
 pub mod beancounter;
 mod checkpoint;
+pub mod graft;
 pub mod image;
 pub mod internal;
 pub mod migrate;
@@ -63,6 +64,7 @@ pub mod world;
 
 pub use beancounter::{BeanCounter, Beancounters, Resource, UNLIMITED};
 pub use checkpoint::{CheckpointError, Sharing, checkpoint, checkpoint_bytes, checkpoint_into, sharing};
+pub use graft::{ContainerSpec, GraftError, Grafted, checkpoint_set, container_spec, graft};
 pub use image::{HostInfo, Image, ImageError, Mismatch};
 pub use migrate::{MigrationReport, Strategy};
 pub use restore::{RestoreError, RestoreReport, build, build_with, restore, restore_bytes, restore_on};

@@ -310,7 +310,7 @@ struct FrameTable {
     holders: Vec<usize>,
 }
 
-fn holder(h: &HolderRec) -> Result<Holder, RestoreError> {
+pub(crate) fn holder(h: &HolderRec) -> Result<Holder, RestoreError> {
     let kind = match h.kind {
         0 => HolderKind::User,
         1 => HolderKind::Pipe,
