@@ -4,9 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use kmodel::container::image::{
-    ArenaRec, BindingsRec, BufferRec, ConfigRec, ContentRec, DentryRec, FORMAT_VERSION, FdRec, FileKindRec, FrameRec,
-    HEADER_LEN, HandleRec, HolderRec, InodeKindRec, InodeRec, Meta, MountRec, NamespaceRec, PathRec, PipeBufRec,
-    PipeRec, ProcessRec, PteRec, Serializer, VInodeRec, VfsRec, reseal,
+    ArenaRec, BeanCounterRec, BindingsRec, BufferRec, BytesRec, ConfigRec, CongestionRec, ConnRec, ContainerRec,
+    ContentRec, DentryRec, EventKindRec, EventRec, FORMAT_VERSION, FdRec, FileKindRec, FragRec, FrameRec, HEADER_LEN,
+    HandleRec, HolderRec, InodeKindRec, InodeRec, LabelObjectRec, LabelRec, LinkRec, LsmRec, Meta, ModuleRec, MountRec,
+    NamespaceRec, NetRec, NetStatsRec, PacketRec, PathRec, PayloadRec, PipeBufRec, PipeRec, PolicyRec, ProcessRec,
+    PteRec, RecvRec, RtoRec, SegDataRec, SegRec, SendRec, Serializer, SockRec, VInodeRec, VfsRec, ZeroCopyRec, reseal,
 };
 use kmodel::container::{self, HostInfo, Image, ImageError, Mismatch, RestoreError};
 use kmodel::kernel::{Kernel, KernelConfig, Pid};
@@ -387,6 +389,181 @@ fn schema_sample() -> Image {
             partial_recv: vec![(13, vec![1, 2, 3])],
         }),
         arena: Some(ArenaRec { generations: vec![1, 1, 1, 3, 1], free: vec![2, 1], freed: 5 }),
+        net: Some(net_sample()),
+        lsm: Some(LsmRec {
+            mode: 1,
+            modules: vec![ModuleRec {
+                name: "selinux".into(),
+                policies: vec![PolicyRec { file: "a.te".into(), text: "allow a b file read\n".into(), pid: Some(2) }],
+                labels: vec![
+                    LabelRec { object: LabelObjectRec::Inode(7), label: "u:r:a".into() },
+                    LabelRec { object: LabelObjectRec::Task(2), label: "b".into() },
+                    LabelRec { object: LabelObjectRec::File(2, 4), label: "rw".into() },
+                ],
+                complain: true,
+            }],
+            audit: vec!["denied".into()],
+        }),
+        containers: vec![ContainerRec {
+            id: 11,
+            name: "web".into(),
+            vpids: vec![(1, 2)],
+            next_vpid: 2,
+            counters: vec![BeanCounterRec { held: 1, maxheld: 2, limit: u64::MAX, failcnt: 3 }],
+            mnt_ns: Some(1),
+        }],
+    }
+}
+
+/// The network part of [`schema_sample`]: every TCP record and variant.
+fn net_sample() -> NetRec {
+    let sock = SockRec {
+        peer: 1,
+        loopback: false,
+        mss: 1448,
+        delack_ns: 40_000_000,
+        sndbuf: 4 << 20,
+        max_retries: 15,
+        probes_out: 1,
+        snd: SendRec {
+            isn: 100,
+            popped: 2,
+            snd_una: 110,
+            snd_nxt: 120,
+            snd_max: 130,
+            write_seq: 140,
+            frags: vec![FragRec {
+                frame: 0,
+                off: 1,
+                len: 30,
+                seq: 110,
+                zc: Some(4),
+                own: false,
+                meant: Some(BytesRec::Uniform(b'A')),
+                version: 3,
+            }],
+        },
+        snd_wnd: 65535,
+        cc: CongestionRec { cwnd: 14480, ssthresh: u64::MAX, dupacks: 2, recover: Some(125), mss: 1448 },
+        rto: RtoRec {
+            srtt_ns: Some(10_000_000),
+            rttvar_ns: 5_000_000,
+            base_ns: 200_000_000,
+            backoff: 1,
+            retries: 2,
+            timing: Some((120, 7)),
+        },
+        rcv: RecvRec {
+            irs: 500,
+            rcv_nxt: 510,
+            queue: vec![
+                SegRec { seq: 500, data: SegDataRec::Bytes(vec![1, 2]) },
+                SegRec { seq: 502, data: SegDataRec::Fill { byte: b'z', len: 8 } },
+            ],
+            ooo: vec![SegRec {
+                seq: 520,
+                data: SegDataRec::Page {
+                    frame: 1,
+                    off: 0,
+                    len: 4,
+                    holder: 520,
+                    meant: Some((BytesRec::Page(vec![7; 4096]), 0, 1)),
+                },
+            }],
+            rcvbuf: 131072,
+            delivered: 10,
+            read: 0,
+            altered: (1, 2, 3),
+        },
+        adv_edge: 131582,
+        unacked: 10,
+        quickack: 15,
+        peer_fin: Some(600),
+        fin_queued: true,
+        fin_acked: false,
+        fin_rcvd: false,
+        reset: false,
+        err: 2,
+        orphan: false,
+        corked: true,
+        snd_sml: 110,
+        zc: ZeroCopyRec { enabled: true, next_id: 5, pending: vec![(4, 1, true, false)], errqueue: vec![(0, 3, true)] },
+        timers: [(Some(210_000_000), Some(210_000_000)), (None, Some(5)), (None, None)],
+        persist_backoff: 0,
+        stats: [1, 2, 3, 4, 5],
+        acked_total: 10,
+        host: 0,
+        frozen: false,
+    };
+    NetRec {
+        now_ns: 1_000_000,
+        socks: vec![Some(sock), None],
+        sock_conn: vec![0, 0],
+        conns: vec![ConnRec {
+            link: Some(LinkRec {
+                rtt_ns: 10_000_000,
+                loss_ppm: 10_000,
+                reorder_ppm: 0,
+                bandwidth: 0,
+                mss: 1448,
+                seed: 42,
+                delack_ns: 40_000_000,
+            }),
+            ends: (0, 1),
+            rng: [1, 2, 3, 4],
+            wire_free: (5, 6),
+        }],
+        wire: vec![
+            (
+                0,
+                PacketRec {
+                    from: 0,
+                    to: 1,
+                    seq: 110,
+                    ack: 500,
+                    wnd: 100,
+                    flags: 1,
+                    payload: PayloadRec::Empty,
+                    altered: 0,
+                },
+            ),
+            (
+                1,
+                PacketRec {
+                    from: 0,
+                    to: 1,
+                    seq: 111,
+                    ack: 500,
+                    wnd: 100,
+                    flags: 0,
+                    payload: PayloadRec::Bytes(vec![9]),
+                    altered: 1,
+                },
+            ),
+            (
+                2,
+                PacketRec {
+                    from: 1,
+                    to: 0,
+                    seq: 500,
+                    ack: 112,
+                    wnd: 100,
+                    flags: 4,
+                    payload: PayloadRec::Runs(vec![(b'q', 9)]),
+                    altered: 0,
+                },
+            ),
+        ],
+        events: vec![
+            EventRec { at_ns: 6_000_000, order: 3, kind: EventKindRec::Arrive(0) },
+            EventRec { at_ns: 7_000_000, order: 4, kind: EventKindRec::Timer(0, 1, 7_000_000) },
+        ],
+        event_seq: 9,
+        stats: NetStatsRec { packets: 1, segments: 2, lost: 3, reordered: 4, events: 5, dropped_frozen: 6 },
+        step: 12,
+        drops: vec![(0, 1)],
+        local: 0,
+        multi_host: false,
     }
 }
 
@@ -414,6 +591,22 @@ fn image_schema_is_unchanged_for_this_format_version() {
         path.display()
     );
     assert_eq!(Image::decode(&golden).expect("the golden sample decodes"), schema_sample());
+}
+
+/// The schema golden of every earlier version still decodes, migrated to
+/// the current version: the v1 sample becomes the current sample without
+/// the sections version 2 added.
+#[test]
+fn earlier_schema_goldens_migrate_to_the_current_version() {
+    let v1 = std::fs::read(images_dir().join("v1-schema.golden")).unwrap();
+    let migrated = Image::decode(&v1).expect("the v1 golden decodes and migrates");
+    let want = Image { net: None, lsm: None, containers: Vec::new(), ..schema_sample() };
+    assert_eq!(migrated, want);
+    // A v1 image may not carry a section version 2 introduced.
+    let mut with_net = schema_sample().encode();
+    with_net[8..10].copy_from_slice(&1u16.to_le_bytes());
+    reseal(&mut with_net);
+    assert_eq!(Image::decode(&with_net).unwrap_err(), ImageError::UnknownSection(10));
 }
 
 /// Every image kept under `tests/images/` (one per format version at

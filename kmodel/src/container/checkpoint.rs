@@ -269,6 +269,9 @@ fn capture(kernel: &Kernel, pids: &[Pid], page_data: Vec<u8>) -> Result<(Image, 
         vfs: vfs_rec(kernel.vfs()),
         bindings: None,
         arena,
+        net: None,
+        lsm: None,
+        containers: Vec::new(),
     };
     Ok((image, frames.page_crc.finalize()))
 }

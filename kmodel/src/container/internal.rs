@@ -224,6 +224,9 @@ pub(crate) fn decode(framed: &Framed<'_>) -> Result<Image, ImageError> {
         vfs: vfs_rec(&raw.vfs),
         bindings: None,
         arena: None,
+        net: None,
+        lsm: None,
+        containers: Vec::new(),
     })
 }
 

@@ -151,6 +151,9 @@ pub fn build_with(image: &Image, page_data: &[u8]) -> Result<(Kernel, RestoreRep
     if image.meta.page_size as usize != PAGE_SIZE {
         return invalid(format!("page size {} is not this host's {PAGE_SIZE}", image.meta.page_size));
     }
+    if image.net.is_some() || image.lsm.is_some() || !image.containers.is_empty() {
+        return invalid("sockets, security modules and containers are not restored by this build yet".to_owned());
+    }
     let m = &image.meta;
     let config = KernelConfig {
         pipe_limits: SizeLimits { pipe_max_size: m.config.pipe_max_size, cap_sys_resource: m.config.cap_sys_resource },

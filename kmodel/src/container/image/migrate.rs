@@ -11,10 +11,24 @@
 
 use super::{Framed, Image, ImageError, SectionTag, Serializer, body, by_tag, required, v1};
 
+/// An image of format version 1: the sections version 1 defines.
+pub(crate) struct ImageV1 {
+    meta: v1::Meta,
+    frames: Vec<v1::FrameRec>,
+    processes: Vec<v1::ProcessRec>,
+    pipes: Vec<v1::PipeRec>,
+    inodes: Vec<v1::InodeRec>,
+    vfs: v1::VfsRec,
+    bindings: Option<v1::BindingsRec>,
+    arena: Option<v1::ArenaRec>,
+}
+
 /// An image as decoded with its own version's records.
 pub(crate) enum Versioned {
-    /// Format version 1 (the current one).
-    V1(Image),
+    /// Format version 1.
+    V1(Box<ImageV1>),
+    /// Format version 2 (the current one).
+    V2(Box<Image>),
 }
 
 /// Decode the sections of an interface image with the records of its
@@ -22,7 +36,8 @@ pub(crate) enum Versioned {
 /// The page data is returned apart, borrowed from the input.
 pub(crate) fn decode_versioned<'a>(framed: &Framed<'a>) -> Result<(Versioned, &'a [u8]), ImageError> {
     match framed.version {
-        1 => decode_v1(framed).map(|(i, p)| (Versioned::V1(i), p)),
+        1 => decode_v1(framed).map(|(i, p)| (Versioned::V1(Box::new(i)), p)),
+        2 => decode_v2(framed).map(|(i, p)| (Versioned::V2(Box::new(i)), p)),
         found => Err(ImageError::UnsupportedVersion { found, newest: super::FORMAT_VERSION }),
     }
 }
@@ -30,11 +45,42 @@ pub(crate) fn decode_versioned<'a>(framed: &Framed<'a>) -> Result<(Versioned, &'
 /// The image in the current version.
 pub(crate) fn to_current(v: Versioned) -> Result<Image, ImageError> {
     match v {
-        Versioned::V1(image) => Ok(image),
+        Versioned::V1(image) => Ok(migrate_v1(*image)),
+        Versioned::V2(image) => Ok(*image),
     }
 }
 
-fn decode_v1<'a>(framed: &Framed<'a>) -> Result<(Image, &'a [u8]), ImageError> {
+/// Version 1 → 2: every v1 record is a v2 record (v2 re-exports them), and
+/// the sections v2 added are empty: a v1 image could hold no socket, no
+/// security module and no container (version 1 refused to checkpoint them).
+pub(crate) fn migrate_v1(v: ImageV1) -> Image {
+    Image {
+        serializer: Serializer::Interface,
+        meta: v.meta,
+        frames: v.frames,
+        page_data: Vec::new(),
+        processes: v.processes,
+        pipes: v.pipes,
+        inodes: v.inodes,
+        vfs: v.vfs,
+        bindings: v.bindings,
+        arena: v.arena,
+        net: None,
+        lsm: None,
+        containers: Vec::new(),
+    }
+}
+
+fn decode_v1<'a>(framed: &Framed<'a>) -> Result<(ImageV1, &'a [u8]), ImageError> {
+    // Version 1 defined tags 1 to 9 only.
+    if let Some(s) = framed.sections.iter().find(|s| s.tag > SectionTag::Arena as u16) {
+        return Err(ImageError::UnknownSection(s.tag));
+    }
+    decode_v1_sections(framed)
+}
+
+/// The sections version 1 defined, as its records (v2 keeps them).
+fn decode_v1_sections<'a>(framed: &Framed<'a>) -> Result<(ImageV1, &'a [u8]), ImageError> {
     let map = by_tag(&framed.sections)?;
     let meta: v1::Meta = body("meta", required(&map, SectionTag::Meta)?)?;
     let frames = body("frames", required(&map, SectionTag::Frames)?)?;
@@ -45,17 +91,14 @@ fn decode_v1<'a>(framed: &Framed<'a>) -> Result<(Image, &'a [u8]), ImageError> {
     let vfs = body("vfs", required(&map, SectionTag::Vfs)?)?;
     let bindings = map.get(&SectionTag::Bindings).map(|b| body("bindings", b)).transpose()?;
     let arena = map.get(&SectionTag::Arena).map(|b| body("arena", b)).transpose()?;
-    let image = Image {
-        serializer: Serializer::Interface,
-        meta,
-        frames,
-        page_data: Vec::new(),
-        processes,
-        pipes,
-        inodes,
-        vfs,
-        bindings,
-        arena,
-    };
-    Ok((image, page_data))
+    Ok((ImageV1 { meta, frames, processes, pipes, inodes, vfs, bindings, arena }, page_data))
+}
+
+fn decode_v2<'a>(framed: &Framed<'a>) -> Result<(Image, &'a [u8]), ImageError> {
+    let (v1, page_data) = decode_v1_sections(framed)?;
+    let map = by_tag(&framed.sections)?;
+    let net = map.get(&SectionTag::Net).map(|b| body("net", b)).transpose()?;
+    let lsm = map.get(&SectionTag::Lsm).map(|b| body("lsm", b)).transpose()?;
+    let containers = map.get(&SectionTag::Containers).map(|b| body("containers", b)).transpose()?.unwrap_or_default();
+    Ok((Image { net, lsm, containers, ..migrate_v1(v1) }, page_data))
 }

@@ -12,7 +12,7 @@
 //! end-4   4     CRC-32 of every byte before it
 //! ```
 //!
-//! Bodies are postcard encodings of the version's records (`v1.rs`), except
+//! Bodies are postcard encodings of the version's records (`v2.rs`), except
 //! the page data, which is raw: `PAGE_SIZE` bytes per [`FrameRec::Bytes`]
 //! frame, in frame order. Decoding checks, in this order, the header
 //! (length, magic, version, serializer), the section table (no section runs
@@ -27,15 +27,18 @@
 
 mod migrate;
 pub mod v1;
+pub mod v2;
 
 use std::fmt;
 
 use serde::Serialize;
 
-pub use v1::{
-    ArenaRec, BindingsRec, BufferRec, ConfigRec, ContentRec, DentryRec, FdRec, FileKindRec, FrameRec, HandleRec,
-    HolderRec, InodeKindRec, InodeRec, Meta, MountRec, NamespaceRec, PathRec, PipeBufRec, PipeRec, ProcessRec, PteRec,
-    VInodeRec, VfsRec,
+pub use v2::{
+    ArenaRec, BeanCounterRec, BindingsRec, BufferRec, BytesRec, ConfigRec, CongestionRec, ConnRec, ContainerRec,
+    ContentRec, DentryRec, EventKindRec, EventRec, FdRec, FileKindRec, FragRec, FrameRec, HandleRec, HolderRec,
+    InodeKindRec, InodeRec, LabelObjectRec, LabelRec, LinkRec, LsmRec, Meta, ModuleRec, MountRec, NamespaceRec, NetRec,
+    NetStatsRec, PacketRec, PathRec, PayloadRec, PipeBufRec, PipeRec, PolicyRec, ProcessRec, PteRec, RecvRec, RtoRec,
+    SegDataRec, SegRec, SendRec, SockRec, VInodeRec, VfsRec, ZeroCopyRec,
 };
 
 /// The first eight bytes of every image.
@@ -43,7 +46,7 @@ pub const MAGIC: [u8; 8] = *b"KMODELIM";
 
 /// The format version this build writes. Every earlier version still
 /// decodes (and is migrated); a later one is refused.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 
 /// The bytes before the first section.
 pub const HEADER_LEN: usize = 16;
@@ -95,11 +98,18 @@ pub enum SectionTag {
     Bindings = 8,
     /// [`ArenaRec`] (optional: only images of a whole machine).
     Arena = 9,
+    /// [`NetRec`] (optional, since version 2: TCP endpoints and the
+    /// simulated network).
+    Net = 10,
+    /// [`LsmRec`] (optional, since version 2: security modules).
+    Lsm = 11,
+    /// `Vec<ContainerRec>` (optional, since version 2).
+    Containers = 12,
 }
 
 impl SectionTag {
     /// Every tag, in the order they are written.
-    pub const ALL: [SectionTag; 9] = [
+    pub const ALL: [SectionTag; 12] = [
         SectionTag::Meta,
         SectionTag::Frames,
         SectionTag::PageData,
@@ -109,6 +119,9 @@ impl SectionTag {
         SectionTag::Vfs,
         SectionTag::Bindings,
         SectionTag::Arena,
+        SectionTag::Net,
+        SectionTag::Lsm,
+        SectionTag::Containers,
     ];
 
     /// The tag with this number.
@@ -128,6 +141,9 @@ impl SectionTag {
             SectionTag::Vfs => "vfs",
             SectionTag::Bindings => "bindings",
             SectionTag::Arena => "arena",
+            SectionTag::Net => "net",
+            SectionTag::Lsm => "lsm",
+            SectionTag::Containers => "containers",
         }
     }
 }
@@ -263,6 +279,14 @@ pub struct Image {
     pub bindings: Option<BindingsRec>,
     /// The page allocator, if the image holds the whole machine.
     pub arena: Option<ArenaRec>,
+    /// TCP endpoints and the simulated network (since version 2; `None`
+    /// when no socket was ever made).
+    pub net: Option<NetRec>,
+    /// The security modules (since version 2; `None` when none is
+    /// registered).
+    pub lsm: Option<LsmRec>,
+    /// The containers (since version 2).
+    pub containers: Vec<ContainerRec>,
 }
 
 /// One framed section, borrowed from the input.
@@ -510,6 +534,15 @@ impl Image {
         }
         if let Some(a) = &self.arena {
             v.push((SectionTag::Arena, postcard_vec(a)));
+        }
+        if let Some(n) = &self.net {
+            v.push((SectionTag::Net, postcard_vec(n)));
+        }
+        if let Some(l) = &self.lsm {
+            v.push((SectionTag::Lsm, postcard_vec(l)));
+        }
+        if !self.containers.is_empty() {
+            v.push((SectionTag::Containers, postcard_vec(&self.containers)));
         }
         v
     }
