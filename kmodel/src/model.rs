@@ -1154,10 +1154,23 @@ impl ModelBackend {
                     if self.place.owner.get(&i).map(String::as_str) != Some(name) {
                         continue;
                     }
-                    if let Some(Handle::Buffer(b)) = h
-                        && let Some(nb) = m.maps.get(b)
-                    {
-                        *b = *nb;
+                    match h {
+                        Some(Handle::Buffer(b)) => {
+                            if let Some(nb) = m.maps.get(b) {
+                                *b = *nb;
+                            }
+                        }
+                        Some(Handle::Pipe { id, .. }) => {
+                            if let Some(n) = m.pipes.get(id) {
+                                *id = *n;
+                            }
+                        }
+                        Some(Handle::File { ino, .. }) => {
+                            if let Some(n) = m.inodes.get(ino) {
+                                *ino = *n;
+                            }
+                        }
+                        _ => {}
                     }
                 }
                 let prefix = format!("{name}/");

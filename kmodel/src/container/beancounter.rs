@@ -111,6 +111,12 @@ impl Beancounters {
         b
     }
 
+    /// Counters as saved (pages, pipes, sockets, files: [`Resource::ALL`]'s
+    /// order), for a restored or grafted container.
+    pub fn from_counters(counters: [BeanCounter; 4]) -> Self {
+        Beancounters { counters }
+    }
+
     /// The counter of `r`.
     pub fn get(&self, r: Resource) -> BeanCounter {
         self.counters[r.index()]

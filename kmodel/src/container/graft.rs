@@ -34,9 +34,11 @@ use std::fmt;
 use page_refs::{Content, Holder, HolderKind, PAGE_SIZE, PageId};
 use pipe_buffer::{BufFlags, BufOrigin, PipeBuffer, PipeInodeInfo};
 
-use super::beancounter::{Beancounters, Resource};
+use super::beancounter::{BeanCounter, Beancounters, Resource};
 use super::checkpoint::{CheckpointError, Frames, inode_rec, meta, pipe_rec, process_rec, vfs_rec};
-use super::image::{ContentRec, FileKindRec, HostInfo, Image, Mismatch, PteRec, Serializer, compat};
+use super::image::{
+    BeanCounterRec, ContainerRec, ContentRec, FileKindRec, HostInfo, Image, Mismatch, PteRec, Serializer, compat,
+};
 use super::ve::VeId;
 use crate::kernel::{
     BufferId, Fd, FdTable, File, FileKind, Inode, InodeId, Kernel, KernelVariant, Pid, PipeId, Process, Pte, UserBuffer,
@@ -163,7 +165,7 @@ pub fn checkpoint_set(kernel: &Kernel, pids: &[Pid], skip_link_sockets: bool) ->
                     let link = matches!(kernel.network().mode(s), Some(tcp_sim::Mode::Link(_)));
                     if !(link && skip_link_sockets) {
                         return Err(CheckpointError::Unsupported(format!(
-                            "pid {vpid} descriptor {} ({} TCP socket): format version 1 saves no TCP endpoint",
+                            "pid {vpid} descriptor {} ({} TCP socket): the graft restores no TCP endpoint yet",
                             fd.0,
                             if link { "a link" } else { "a loopback" }
                         )));
@@ -230,8 +232,72 @@ pub fn checkpoint_set(kernel: &Kernel, pids: &[Pid], skip_link_sockets: bool) ->
         vfs: vfs_rec(kernel.vfs()),
         bindings: None,
         arena: None,
+        net: None,
+        lsm: None,
+        containers: containers_of(kernel, &set),
     };
     Ok(image)
+}
+
+/// The records of the containers the processes of `set` are in.
+fn containers_of(kernel: &Kernel, set: &BTreeSet<Pid>) -> Vec<ContainerRec> {
+    let ves: BTreeSet<VeId> = set.iter().filter_map(|p| kernel.ve_of(*p)).collect();
+    ves.into_iter()
+        .filter_map(|ve| {
+            let c = kernel.container(ve)?;
+            let init = c.find_vpid(1);
+            Some(ContainerRec {
+                id: ve.0,
+                name: c.name.clone(),
+                vpids: c.pids().filter(|(_, p)| set.contains(p)).map(|(v, p)| (v, p.0)).collect(),
+                next_vpid: c.next_vpid(),
+                counters: Resource::ALL
+                    .iter()
+                    .map(|&r| {
+                        let BeanCounter { held, maxheld, limit, failcnt } = c.ub.get(r);
+                        BeanCounterRec { held, maxheld, limit, failcnt }
+                    })
+                    .collect(),
+                mnt_ns: init.and_then(|p| kernel.process(p)).map(|p| p.fs.ns.0),
+            })
+        })
+        .collect()
+}
+
+impl ContainerSpec {
+    /// The spec an image's container record gives (format version 2): the
+    /// image must hold exactly one container and nothing outside it.
+    ///
+    /// # Errors
+    /// [`GraftError::Invalid`]: no container record, several, or a process
+    /// of the image without a virtual pid; counters not one per resource.
+    pub fn from_image(image: &Image) -> Result<ContainerSpec, GraftError> {
+        let [c] = image.containers.as_slice() else {
+            return invalid(format!("the image holds {} containers, a graft takes one", image.containers.len()));
+        };
+        let vpids: BTreeMap<u32, u32> = c.vpids.iter().map(|&(v, p)| (p, v)).collect();
+        if let Some(p) = image.processes.iter().find(|p| !vpids.contains_key(&p.pid)) {
+            return invalid(format!("process {} is not in container {}", p.pid, c.name));
+        }
+        if vpids.len() != image.processes.len() || c.vpids.iter().any(|&(v, _)| v == 0 || v >= c.next_vpid) {
+            return invalid(format!("container {}: its virtual pids do not match the image's processes", c.name));
+        }
+        let Ok(counters): Result<[BeanCounterRec; 4], _> = c.counters.clone().try_into() else {
+            return invalid(format!("container {}: {} counters, not 4", c.name, c.counters.len()));
+        };
+        let counters = counters.map(|BeanCounterRec { held, maxheld, limit, failcnt }| BeanCounter {
+            held,
+            maxheld,
+            limit,
+            failcnt,
+        });
+        Ok(ContainerSpec {
+            name: c.name.clone(),
+            vpids,
+            next_vpid: c.next_vpid,
+            ub: Beancounters::from_counters(counters),
+        })
+    }
 }
 
 /// The spec of container `ve` of `kernel` for a graft of its image: its
@@ -268,11 +334,16 @@ pub struct Onto {
 ///
 /// # Errors
 /// [`GraftError`]; `target` is then unchanged.
-pub fn graft_onto(target: &mut Kernel, image: &Image, onto: &Onto) -> Result<Grafted, GraftError> {
+///
+/// `net_in_hand` says whether `target` holds the shared network now (a
+/// migration's target does not: its socket invariants are checked by the
+/// world once the network is back).
+pub fn graft_onto(target: &mut Kernel, image: &Image, onto: &Onto, net_in_hand: bool) -> Result<Grafted, GraftError> {
     precheck(target, image)?;
     let mut k = target.clone();
     let out = build(&mut k, image, None, Some(onto))?;
-    k.check_invariants().map_err(|e| GraftError::Invalid(format!("after the graft: {e}")))?;
+    let checked = if net_in_hand { k.check_invariants() } else { k.check_invariants_without_net() };
+    checked.map_err(|e| GraftError::Invalid(format!("after the graft: {e}")))?;
     *target = k;
     Ok(out)
 }
@@ -290,7 +361,7 @@ pub fn graftable(image: &Image) -> Result<(), GraftError> {
                     "a file opened by name (the image's names are not merged into the host's tree)"
                 }
                 FileKindRec::Directory(_) => "a directory",
-                FileKindRec::Socket(_) => "a TCP endpoint (format version 1 saves none)",
+                FileKindRec::Socket(_) => "a TCP endpoint (the graft restores none yet)",
                 _ => continue,
             };
             return Err(GraftError::Unsupported(format!("process {} descriptor {}: {what}", rec.pid, f.fd)));
@@ -300,6 +371,12 @@ pub fn graftable(image: &Image) -> Result<(), GraftError> {
 }
 
 fn precheck(target: &Kernel, image: &Image) -> Result<(), GraftError> {
+    if image.net.is_some() {
+        return Err(GraftError::Unsupported("TCP endpoints and the network (the image's net section)".into()));
+    }
+    if image.lsm.is_some() {
+        return Err(GraftError::Unsupported("security modules (the image's lsm section)".into()));
+    }
     let mismatches = compat(&image.meta, &HostInfo::this());
     if !mismatches.is_empty() {
         return Err(GraftError::Incompatible(mismatches));
@@ -385,6 +462,8 @@ fn build(
     }
     // Onto existing mappings: where each mapped page already is.
     let mut present: HashMap<Holder, PageId> = HashMap::new();
+    let mut zero_fixes = Vec::new();
+    let proc_pid = |o: &Onto, pid: u32| o.pids[&Pid(pid)];
     if let Some(o) = onto {
         for p in &image.processes {
             let Some(proc) = o.pids.get(&Pid(p.pid)).and_then(|d| k.procs.get(d)) else {
@@ -399,9 +478,20 @@ fn build(
                             present.insert(Holder::user(id.0, i as u32), d);
                         }
                         (PteRec::None, Pte::None) | (PteRec::Zero, Pte::Zero) => {}
+                        // A page read-faulted to the zero page: mapped so
+                        // on the target too (no reference: a zero PTE
+                        // holds none).
+                        (PteRec::Zero, Pte::None) => zero_fixes.push((proc_pid(o, p.pid), id, i)),
                         _ => return invalid(format!("page {i} of mapping {} did not arrive as saved", b.id)),
                     }
                 }
+            }
+        }
+        for (pid, id, i) in zero_fixes {
+            if let Some(m) = k.procs.get_mut(&pid).and_then(|p| p.mm.get_mut(&id)) {
+                let mut ptes = m.ptes().to_vec();
+                ptes[i] = Pte::Zero;
+                *m = UserBuffer::from_ptes(id, ptes);
             }
         }
     }
@@ -421,7 +511,7 @@ fn build(
                 HolderKind::Kernel => return invalid(format!("frame {i} is held by the kernel")),
                 HolderKind::Socket => {
                     return Err(GraftError::Unsupported(format!(
-                        "frame {i}: held by TCP endpoint {}, and format version 1 saves no endpoint",
+                        "frame {i}: held by TCP endpoint {}, and the graft restores no endpoint yet",
                         h.object
                     )));
                 }
@@ -582,7 +672,7 @@ fn build(
                 }
                 FileKindRec::Socket(s) => {
                     return Err(GraftError::Unsupported(format!(
-                        "{}: TCP endpoint {s} (format version 1 saves no endpoint)",
+                        "{}: TCP endpoint {s} (the graft restores none yet)",
                         who(f.fd)
                     )));
                 }
