@@ -430,6 +430,8 @@ impl ModelBackend {
             }
             Op::Checkpoint { file } => self.checkpoint_op(file),
             Op::Restore { file } => self.restore_op(file),
+            Op::CheckpointContainer { name, file } => self.checkpoint_container_op(name, file),
+            Op::RestoreInto { file, host } => self.restore_into_op(file, host),
             Op::Send { fd, range, zerocopy, more, nonblock } => {
                 let fd = self.fd(*fd);
                 let r = self.user_range(range);

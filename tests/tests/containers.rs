@@ -74,6 +74,14 @@ fn container_verbs_parse_errors_name_line_column_and_expectation() {
         ("container c\nbuffer c 1\n", "c.scn:2:8: name 'c' is already declared on line 1"),
         ("beancounters\n", "c.scn:1:13: expected a container declared by 'container NAME', found end of line"),
         ("ps x\n", "c.scn:1:4: unknown container 'x' (declare it with 'container NAME' first)"),
+        ("checkpoint x to a.img\n", "c.scn:1:12: unknown container 'x' (declare it with 'container NAME' first)"),
+        ("container c\ncheckpoint c to\n", "c.scn:2:16: expected an image file name like mid.img, found end of line"),
+        ("restore a.img into\n", "c.scn:1:19: expected a host declared by 'host NAME', or local, found end of line"),
+        (
+            "restore a.img into far\n",
+            "c.scn:1:20: unknown host 'far' (declare it with 'host NAME' first, or use local)",
+        ),
+        ("restore a.img into local now\n", "c.scn:1:26: expected end of line, found 'now'"),
     ];
     for (text, want) in cases {
         assert_eq!(&parse_err(text), want, "{text:?}");
@@ -304,4 +312,57 @@ recv conn.rx 8k
         assert!(refs.contains("2 refs: user, conn.tx bytes 4096..8192"), "{refs}");
     }
     assert_eq!(result(&r, 15), "8192 'q'x8192");
+}
+
+/// `checkpoint NAME to FILE` stops the container after writing its image;
+/// `restore FILE into HOST` grafts it into a running host next to what
+/// runs there (the host's own pipe untouched), with its virtual pids,
+/// beancounters, sharing and in-flight slots; a second restore of the
+/// same name is refused, and a checkpoint again moves it elsewhere.
+#[test]
+fn container_checkpointed_and_restored_into_a_running_host_keeps_its_state() {
+    let r = run("container app pipes=64
+host far
+in app
+buffer buf 2
+fill buf 'A'
+pipe p
+vmsplice p.w buf[0..1p]
+write p.w 3 'x'
+end
+pipe hostpipe
+write hostpipe.w 5 'h'
+checkpoint app to graft-app.img
+in app
+read p.r 3
+end
+restore graft-app.img into local
+restore graft-app.img into far
+in app
+refs buf
+beancounters app
+end
+checkpoint app to graft-app2.img
+restore graft-app2.img into far
+in app
+fill buf[0..1p] 'B'
+read p.r 4096
+read p.r 3
+end
+read hostpipe.r 5
+restore graft-nothing.img into far
+");
+    assert_eq!(result(&r, 12), "ok");
+    assert_eq!(result(&r, 14), "-ESRCH", "a stopped container runs nothing");
+    assert_eq!(result(&r, 16), "ok");
+    assert_eq!(result(&r, 17), "refused: container app still runs on local");
+    assert!(result(&r, 19).contains("2 refs: user, pipe p (busy); buf page 1"), "{}", result(&r, 19));
+    assert!(result(&r, 20).starts_with("pages held 2 maxheld 2 limit unlimited failcnt 0; pipes held 16"));
+    assert!(result(&r, 20).contains("limit 64"), "the limits travel: {}", result(&r, 20));
+    assert_eq!(result(&r, 22), "ok");
+    assert_eq!(result(&r, 23), "ok");
+    assert_eq!(result(&r, 26), "4096 'B'x4096", "the hazard after two grafts");
+    assert_eq!(result(&r, 27), "3 'x'x3");
+    assert_eq!(result(&r, 29), "5 'h'x5", "the host's pipe is untouched");
+    assert_eq!(result(&r, 30), "-ENOENT");
 }
