@@ -32,13 +32,16 @@
 //! Pages move for real: the target's pages get the source's bytes, so a
 //! test can check that the memory arrived whole.
 //!
-//! What moves today: processes with their virtual pids, credentials,
-//! names and memory, the beancounters, and TCP endpoints on links (at the
-//! same descriptor numbers; the endpoint itself moves on the shared
-//! network: see [`MigrationReport::frozen_at`] and
-//! `tcp_sim::Network::rehome`). A container holding other descriptors
-//! (pipes, files, loopback sockets) is refused, naming each one: moving
-//! them needs the checkpoint image's restore.
+//! What moves: processes with their virtual pids, credentials, names and
+//! memory, the beancounters, TCP endpoints on links (at the same
+//! descriptor numbers; the endpoint itself moves on the shared network:
+//! see [`MigrationReport::frozen_at`] and `tcp_sim::Network::rehome`),
+//! and, through the final copy's image grafted onto the skeleton
+//! ([`graft_onto`](super::graft::graft_onto)), descriptors, pipes with
+//! their slots in flight and the files the container uses, sharing the
+//! pages already copied. A container holding what no graft can bring (a
+//! loopback socket, a file opened by name, a directory) or sharing an
+//! object with a process outside is refused before anything moves, named.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;

@@ -41,6 +41,10 @@
 //!   against the invariants before it replaces the target (all or nothing),
 //!   after a compatibility check that names every mismatch.
 //!   [`restore_bytes`] decodes with the page data borrowed from the input.
+//! - [`graft()`]: an image of some processes (a container's, from
+//!   [`checkpoint_set`]) into a running kernel: fresh ids, remapped
+//!   references, sharing kept, virtual pids and beancounters, all or
+//!   nothing. Migration's final copy uses [`graft::graft_onto`].
 //! - [`internal`]: the other serializer, the model's structs via serde
 //!   derives (OpenVZ's way), kept to show why the versioned format is not
 //!   built that way.
