@@ -813,3 +813,90 @@ fn checkpoint_of_a_set_refuses_objects_shared_with_processes_outside() {
     let err = container::checkpoint_set(&k, &[child], false).unwrap_err();
     assert!(err.to_string().contains("is also held by"), "{err}");
 }
+
+/// Mutated images (ids, kinds, frames, holders, pipe heads, vpids) never
+/// panic the graft: each is either grafted whole (and the invariants hold)
+/// or refused with the target exactly as it was.
+#[test]
+fn mutated_images_graft_whole_or_leave_the_target_untouched() {
+    let src = fixture();
+    let image = container::checkpoint_set(&src, &[Pid(1)], false).unwrap();
+    let target = fixture();
+    let before = format!("{target:?}");
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n.max(1) as u64) as usize
+    };
+    let (mut grafted, mut refused) = (0, 0);
+    for _ in 0..400 {
+        let mut im = image.clone();
+        let small = [0u32, 1, 2, 3, 7, 1000, u32::MAX][next(7)];
+        match next(8) {
+            0 => {
+                let p = &mut im.processes[0];
+                let i = next(p.fds.len());
+                p.fds[i].kind = [
+                    FileKindRec::PipeRead(small),
+                    FileKindRec::PipeWrite(small),
+                    FileKindRec::Regular(small),
+                    FileKindRec::Socket(small),
+                    FileKindRec::Directory(small),
+                ][next(5)];
+            }
+            1 => {
+                let p = &mut im.processes[0];
+                let i = next(p.fds.len());
+                p.fds[i].fd = [-1, 0, 3, 4, 5, 1 << 21][next(6)];
+            }
+            2 => {
+                let f = next(im.frames.len());
+                let h = next(im.frames[f].holders.len());
+                im.frames[f].holders[h] = HolderRec { kind: next(6) as u8, object: small, index: small };
+            }
+            3 => {
+                let f = next(im.frames.len());
+                im.frames[f].holders.clear();
+            }
+            4 => {
+                let b = &mut im.processes[0].buffers[0];
+                let i = next(b.ptes.len());
+                b.ptes[i] = [PteRec::None, PteRec::Zero, PteRec::Page(small)][next(3)];
+            }
+            5 => {
+                let p = next(im.pipes.len());
+                im.pipes[p].head = small;
+            }
+            6 => {
+                let p = next(im.pipes.len());
+                if let Some(b) = im.pipes[p].bufs.first_mut() {
+                    b.frame = small;
+                }
+            }
+            _ => {
+                let f = next(im.frames.len());
+                im.frames[f].content = [ContentRec::Zero, ContentRec::Uniform(7), ContentRec::Bytes][next(3)].clone();
+            }
+        }
+        let mut t = target.clone();
+        let vpid = [0u32, 1, 2][next(3)];
+        let mut s = spec("m", 1);
+        if next(4) == 0 {
+            s.vpids.insert(1, vpid);
+        }
+        match container::graft(&mut t, &im, Some(&s)) {
+            Ok(_) => {
+                t.check_invariants().expect("a grafted image passes the invariants");
+                grafted += 1;
+            }
+            Err(e) => {
+                assert!(!e.to_string().is_empty());
+                assert_eq!(before, format!("{t:?}"), "refused ({e}) but the target changed");
+                refused += 1;
+            }
+        }
+    }
+    assert!(grafted > 0 && refused > 0, "grafted {grafted}, refused {refused}");
+}

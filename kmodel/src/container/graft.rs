@@ -499,6 +499,7 @@ fn build(
     // image names, remapped.
     let mut ids = Vec::with_capacity(image.frames.len());
     let mut at = 0usize;
+    let mut zero_seen = false;
     for (i, f) in image.frames.iter().enumerate() {
         let mut holders = Vec::with_capacity(f.holders.len());
         for h in &f.holders {
@@ -556,6 +557,14 @@ fn build(
                 id
             }
             ContentRec::Zero => {
+                // A zero PTE holds no reference: a mapping holding the
+                // zero page would write into it in place.
+                if holders.iter().any(|h| h.kind == HolderKind::User) {
+                    return invalid(format!("frame {i}: a mapping holds the zero page"));
+                }
+                if std::mem::replace(&mut zero_seen, true) {
+                    return invalid("two zero pages");
+                }
                 let z = k.pages.zero_page();
                 for h in &holders {
                     k.pages.get(z, *h);
@@ -620,9 +629,13 @@ fn build(
             .map_err(|e| GraftError::Invalid(format!("creating container {}: {e}", spec.name)))?;
         out.ve = Some(ve);
         dinit = Some(init);
+        let mut seen = BTreeSet::new();
         for p in &image.processes {
-            if !spec.vpids.contains_key(&p.pid) {
+            let Some(&v) = spec.vpids.get(&p.pid) else {
                 return invalid(format!("process {} has no virtual pid", p.pid));
+            };
+            if v == 0 || !seen.insert(v) {
+                return invalid(format!("virtual pid {v} is zero or given twice"));
             }
         }
     }
