@@ -82,6 +82,10 @@ fn container_verbs_parse_errors_name_line_column_and_expectation() {
             "c.scn:1:20: unknown host 'far' (declare it with 'host NAME' first, or use local)",
         ),
         ("restore a.img into local now\n", "c.scn:1:26: expected end of line, found 'now'"),
+        (
+            "container c\nin c\ncheckpoint c to a.img\nend\n",
+            "c.scn:3:1: 'checkpoint' inside 'in c' (line 2): close the block with 'end' first",
+        ),
     ];
     for (text, want) in cases {
         assert_eq!(&parse_err(text), want, "{text:?}");

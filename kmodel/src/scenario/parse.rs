@@ -426,7 +426,9 @@ impl Parser {
         };
         let mut cur = Cursor { toks: &toks, pos: 1, end_column: last.column + last.text.len() };
         if let Some((name, at)) = &self.open_in
-            && matches!(toks[0].text, "thread" | "in" | "container" | "host" | "migrate")
+            && (matches!(toks[0].text, "thread" | "in" | "container" | "host" | "migrate")
+                || (matches!(toks[0].text, "checkpoint" | "restore")
+                    && toks.get(2).is_some_and(|t| matches!(t.text, "to" | "into"))))
         {
             return problem(
                 toks[0].column,
