@@ -129,7 +129,7 @@ fn run_writes_checkpoints_in_the_current_directory_and_image_show_reads_them() {
     let out = kmodel().args(["image", "show"]).arg(&image).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let json: String = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(json.contains("\"format_version\": 1") && json.contains("\"Uniform\": 65"), "{json}");
+    assert!(json.contains("\"format_version\": 2") && json.contains("\"Uniform\": 65"), "{json}");
     // A damaged image: exit 2, the error names the damage, no panic.
     let mut bytes = std::fs::read(&image).unwrap();
     bytes.truncate(bytes.len() - 3);

@@ -98,6 +98,28 @@ impl<E> EventQueue<E> {
         self.heap.iter().map(|Reverse((_, _, Slot(e)))| e)
     }
 
+    /// Every pending event with its time and schedule order, in the order
+    /// they will run; and the next schedule number (to save the queue).
+    pub fn entries(&self) -> (Vec<(Instant, u64, &E)>, u64) {
+        let mut v: Vec<_> = self.heap.iter().map(|Reverse((t, n, Slot(e)))| (*t, *n, e)).collect();
+        v.sort_by_key(|(t, n, _)| (*t, *n));
+        (v, self.seq)
+    }
+
+    /// A queue at `now` holding `entries` (time, schedule order, event),
+    /// whose next event gets schedule number `seq`: the queue
+    /// [`entries`](Self::entries) described. `None` if an entry's order is
+    /// not below `seq` or two share one.
+    pub fn from_entries(now: Instant, seq: u64, entries: Vec<(Instant, u64, E)>) -> Option<Self> {
+        let mut orders: Vec<u64> = entries.iter().map(|e| e.1).collect();
+        orders.sort_unstable();
+        if orders.windows(2).any(|w| w[0] == w[1]) || orders.last().is_some_and(|&o| o >= seq) {
+            return None;
+        }
+        let heap = entries.into_iter().map(|(t, n, e)| Reverse((t, n, Slot(e)))).collect();
+        Some(EventQueue { heap, seq, now })
+    }
+
     /// Whether nothing is scheduled: the network is quiet.
     pub fn is_quiet(&self) -> bool {
         self.heap.is_empty()

@@ -56,6 +56,7 @@
 pub mod events;
 pub mod link;
 pub mod net;
+pub mod repair;
 pub mod rng;
 pub mod seq;
 pub mod socket;

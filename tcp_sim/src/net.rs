@@ -805,6 +805,7 @@ impl Sock {
 }
 
 mod hosts;
+mod repair;
 
 #[cfg(test)]
 mod tests;

@@ -472,6 +472,67 @@ pub mod scenario_gen {
     }
 }
 
+/// Random TCP scenarios for the model (links are model-only): a user
+/// buffer, a pipe, a loopback pair and a pair over a link with loss,
+/// reordering and delay, then sends from user memory (copied or
+/// zerocopy), splices of user pages into sockets, nonblocking reads,
+/// refills of the buffer, `advance`, `refs` and `expect`. Every call that
+/// could wait is nonblocking, so no run hangs.
+pub mod tcp_gen {
+    use super::Rng;
+    use super::scenario_gen::GenText;
+
+    /// A random TCP scenario for `seed` with `ops` operations (inclusive
+    /// range).
+    pub fn scenario(seed: u64, ops: (u64, u64)) -> GenText {
+        let mut rng = Rng::new(seed);
+        let pages = rng.range(1, 3);
+        let loss = rng.pick(&[0u64, 5, 20, 40]);
+        let reorder = rng.pick(&[0u64, 10, 30]);
+        let rtt = rng.pick(&[1u64, 10, 40]);
+        let link_seed = rng.below(1000);
+        let decls = vec![
+            format!("buffer buf {pages}"),
+            "pipe p".to_owned(),
+            "tcp lo".to_owned(),
+            format!("tcp net link rtt={rtt}ms loss={loss}% reorder={reorder}% seed={link_seed}"),
+        ];
+        let socks = ["lo", "net"];
+        let size = pages * 4096;
+        let n = rng.range(ops.0, ops.1);
+        let mut out = Vec::new();
+        for _ in 0..n {
+            let t = rng.pick(&socks);
+            let a = rng.below(size);
+            let b = rng.range(a + 1, size);
+            let line = match rng.weighted(&[3, 3, 2, 3, 2, 4, 4, 1, 1, 1, 1]) {
+                0 => format!("fill buf[{a}..{b}] '{}'", rng.pick(b"ABCxyz") as char),
+                1 => {
+                    let zc = if rng.chance(1, 2) { " zerocopy" } else { "" };
+                    format!("send {t}.tx buf[{a}..{b}]{zc} nonblock")
+                }
+                2 => format!("vmsplice p.w buf[{a}..{b}] nonblock"),
+                3 => format!("splice p.r {t}.tx {} nonblock", rng.range(1, 3 * 4096)),
+                4 => format!("write {t}.tx {} '{}' nonblock", rng.range(1, 9000), rng.pick(b"wq") as char),
+                5 => format!("read {t}.rx {} nonblock", rng.pick(&[1u64, 100, 4096, 20000])),
+                6 => format!("advance {}ms", rng.pick(&[1u64, 5, 20, 100, 400, 1500])),
+                7 => "refs buf".to_owned(),
+                8 => {
+                    if rng.chance(1, 2) {
+                        "expect busy buf".to_owned()
+                    } else {
+                        "expect reusable buf".to_owned()
+                    }
+                }
+                9 => format!("setsockopt {t}.tx zerocopy"),
+                _ => format!("errqueue {t}.tx"),
+            };
+            out.push(line);
+        }
+        GenText { decls, ops: out }
+    }
+}
+
 /// One line on which the two runs differ.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Difference {

@@ -111,8 +111,7 @@ impl Beancounters {
         b
     }
 
-    /// Counters as saved (pages, pipes, sockets, files: [`Resource::ALL`]'s
-    /// order), for a restored or grafted container.
+    /// Counters as saved (restore), in [`Resource::ALL`] order.
     pub fn from_counters(counters: [BeanCounter; 4]) -> Self {
         Beancounters { counters }
     }

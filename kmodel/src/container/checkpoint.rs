@@ -19,10 +19,11 @@ use std::fmt;
 use page_refs::{Content, Holder, HolderKind, PAGE_SIZE, PageArena, PageId};
 use pipe_buffer::{BufOrigin, PipeBuffer};
 
+use super::beancounter::{BeanCounter, Resource};
 use super::image::{
-    ArenaRec, BufferRec, ConfigRec, ContentRec, DentryRec, FdRec, FileKindRec, FrameRec, HolderRec, Image,
-    InodeKindRec, InodeRec, Meta, MountRec, NamespaceRec, PathRec, PipeBufRec, PipeRec, ProcessRec, PteRec, Serializer,
-    VInodeRec, VfsRec,
+    ArenaRec, BeanCounterRec, BufferRec, ConfigRec, ContainerRec, ContentRec, DentryRec, FdRec, FileKindRec, FrameRec,
+    HolderRec, Image, InodeKindRec, InodeRec, Meta, MountRec, NamespaceRec, PathRec, PipeBufRec, PipeRec, ProcessRec,
+    PteRec, Serializer, VInodeRec, VfsRec,
 };
 use crate::kernel::{File, FileKind, Kernel, KernelConfig, KernelVariant, Pid, PipeId, Process, Pte};
 use crate::lsm::Era;
@@ -203,22 +204,10 @@ fn capture(kernel: &Kernel, pids: &[Pid], page_data: Vec<u8>) -> Result<(Image, 
     if pids.is_empty() {
         return Err(CheckpointError::NoProcesses);
     }
-    if let Some(s) = kernel.net.sockets().next() {
-        return Err(CheckpointError::Unsupported(format!(
-            "TCP endpoint {}: sockets are not saved by this format version",
-            s.0
-        )));
-    }
-    if let Some((_, c)) = kernel.containers().next() {
-        return Err(CheckpointError::Unsupported(format!(
-            "container {}: containers (virtual pids, beancounters) are not saved by this format version",
-            c.name
-        )));
-    }
     let modules = kernel.lsm().names();
     if !modules.is_empty() {
         return Err(CheckpointError::Unsupported(format!(
-            "security module(s) {}: their labels and profiles are not saved by this format version",
+            "security module(s) {}: their labels and profiles are not saved yet (format version 2 defines the lsm section; this build does not write it)",
             modules.join(", ")
         )));
     }
@@ -257,7 +246,26 @@ fn capture(kernel: &Kernel, pids: &[Pid], page_data: Vec<u8>) -> Result<(Image, 
         let page_refs::ArenaLayout { generations, free, freed, zero: _ } = pages.layout();
         ArenaRec { generations, free, freed }
     });
-    let meta = meta(kernel, &pids);
+    // The network is one for the whole machine: saved with an image of the
+    // whole machine (its queues' pages are among the frames already).
+    let net = if kernel.net.is_unused() {
+        None
+    } else if whole {
+        Some(super::net_image::net_rec(&kernel.net, |page| frames.enter(pages, page)))
+    } else {
+        let s = kernel.net.sockets().next().map_or(0, |s| s.0);
+        return Err(CheckpointError::Unsupported(format!(
+            "TCP endpoint {s} in an image of some processes: the network is saved with the whole machine"
+        )));
+    };
+    let containers = containers_rec(kernel, &pids);
+    let mut meta = meta(kernel, &pids);
+    if net.is_some() {
+        meta.features.push("tcp".to_owned());
+    }
+    if !containers.is_empty() {
+        meta.features.push("containers".to_owned());
+    }
     let image = Image {
         serializer: Serializer::Interface,
         meta,
@@ -269,11 +277,35 @@ fn capture(kernel: &Kernel, pids: &[Pid], page_data: Vec<u8>) -> Result<(Image, 
         vfs: vfs_rec(kernel.vfs()),
         bindings: None,
         arena,
-        net: None,
+        net,
         lsm: None,
-        containers: Vec::new(),
+        containers,
+        runner: None,
     };
     Ok((image, frames.page_crc.finalize()))
+}
+
+/// The containers that hold some of `pids`, with those of their processes
+/// (an image of one container holds its whole PID namespace).
+pub(crate) fn containers_rec(kernel: &Kernel, pids: &BTreeSet<Pid>) -> Vec<ContainerRec> {
+    let mut out = Vec::new();
+    for (id, c) in kernel.containers() {
+        let vpids: Vec<(u32, u32)> = c.pids().filter(|(_, p)| pids.contains(p)).map(|(v, p)| (v, p.0)).collect();
+        if vpids.is_empty() {
+            continue;
+        }
+        let ub = c.beancounters();
+        let counters = Resource::ALL
+            .iter()
+            .map(|r| {
+                let BeanCounter { held, maxheld, limit, failcnt } = ub.get(*r);
+                BeanCounterRec { held, maxheld, limit, failcnt }
+            })
+            .collect();
+        let mnt_ns = c.find_vpid(1).and_then(|p| kernel.process(p)).map(|p| p.fs.ns.0);
+        out.push(ContainerRec { id: id.0, name: c.name.clone(), vpids, next_vpid: c.next_vpid(), counters, mnt_ns });
+    }
+    out
 }
 
 pub(crate) fn meta(kernel: &Kernel, pids: &BTreeSet<Pid>) -> Meta {

@@ -35,10 +35,8 @@ use page_refs::{Content, Holder, HolderKind, PAGE_SIZE, PageId};
 use pipe_buffer::{BufFlags, BufOrigin, PipeBuffer, PipeInodeInfo};
 
 use super::beancounter::{BeanCounter, Beancounters, Resource};
-use super::checkpoint::{CheckpointError, Frames, inode_rec, meta, pipe_rec, process_rec, vfs_rec};
-use super::image::{
-    BeanCounterRec, ContainerRec, ContentRec, FileKindRec, HostInfo, Image, Mismatch, PteRec, Serializer, compat,
-};
+use super::checkpoint::{CheckpointError, Frames, containers_rec, inode_rec, meta, pipe_rec, process_rec, vfs_rec};
+use super::image::{BeanCounterRec, ContentRec, FileKindRec, HostInfo, Image, Mismatch, PteRec, Serializer, compat};
 use super::ve::VeId;
 use crate::kernel::{
     BufferId, Fd, FdTable, File, FileKind, Inode, InodeId, Kernel, KernelVariant, Pid, PipeId, Process, Pte, UserBuffer,
@@ -234,34 +232,10 @@ pub fn checkpoint_set(kernel: &Kernel, pids: &[Pid], skip_link_sockets: bool) ->
         arena: None,
         net: None,
         lsm: None,
-        containers: containers_of(kernel, &set),
+        containers: containers_rec(kernel, &set),
+        runner: None,
     };
     Ok(image)
-}
-
-/// The records of the containers the processes of `set` are in.
-fn containers_of(kernel: &Kernel, set: &BTreeSet<Pid>) -> Vec<ContainerRec> {
-    let ves: BTreeSet<VeId> = set.iter().filter_map(|p| kernel.ve_of(*p)).collect();
-    ves.into_iter()
-        .filter_map(|ve| {
-            let c = kernel.container(ve)?;
-            let init = c.find_vpid(1);
-            Some(ContainerRec {
-                id: ve.0,
-                name: c.name.clone(),
-                vpids: c.pids().filter(|(_, p)| set.contains(p)).map(|(v, p)| (v, p.0)).collect(),
-                next_vpid: c.next_vpid(),
-                counters: Resource::ALL
-                    .iter()
-                    .map(|&r| {
-                        let BeanCounter { held, maxheld, limit, failcnt } = c.ub.get(r);
-                        BeanCounterRec { held, maxheld, limit, failcnt }
-                    })
-                    .collect(),
-                mnt_ns: init.and_then(|p| kernel.process(p)).map(|p| p.fs.ns.0),
-            })
-        })
-        .collect()
 }
 
 impl ContainerSpec {

@@ -227,6 +227,7 @@ pub(crate) fn decode(framed: &Framed<'_>) -> Result<Image, ImageError> {
         net: None,
         lsm: None,
         containers: Vec::new(),
+        runner: None,
     })
 }
 

@@ -62,6 +62,7 @@ pub mod graft;
 pub mod image;
 pub mod internal;
 pub mod migrate;
+mod net_image;
 mod restore;
 pub mod ve;
 pub mod world;

@@ -26,7 +26,7 @@ use page_refs::{ArenaLayout, Content, FrameLayout, Holder, HolderKind, PAGE_SIZE
 use pipe_buffer::{BufFlags, BufOrigin, PipeBuffer, PipeInodeInfo, SizeLimits};
 
 use super::image::{
-    ContentRec, FileKindRec, HolderRec, HostInfo, Image, InodeKindRec, Mismatch, PathRec, PteRec, compat,
+    ContainerRec, ContentRec, FileKindRec, HolderRec, HostInfo, Image, InodeKindRec, Mismatch, PathRec, PteRec, compat,
 };
 use crate::kernel::{
     BufferId, Fd, FdTable, File, FileKind, Inode, InodeId, Kernel, KernelConfig, KernelVariant, Pid, PipeId, Process,
@@ -151,8 +151,11 @@ pub fn build_with(image: &Image, page_data: &[u8]) -> Result<(Kernel, RestoreRep
     if image.meta.page_size as usize != PAGE_SIZE {
         return invalid(format!("page size {} is not this host's {PAGE_SIZE}", image.meta.page_size));
     }
-    if image.net.is_some() || image.lsm.is_some() || !image.containers.is_empty() {
-        return invalid("sockets, security modules and containers are not restored by this build yet".to_owned());
+    if image.lsm.is_some() {
+        return invalid("security modules are not restored by this build yet".to_owned());
+    }
+    if image.net.is_some() && image.arena.is_none() {
+        return invalid("TCP endpoints in an image of some processes (the network is saved with a whole machine)");
     }
     let m = &image.meta;
     let config = KernelConfig {
@@ -181,6 +184,13 @@ pub fn build_with(image: &Image, page_data: &[u8]) -> Result<(Kernel, RestoreRep
     }
     let (pages, frames) = FrameTable::build(image, page_data, m.config.event_log)?;
     k.pages = pages;
+    if let Some(rec) = &image.net {
+        if rec.now_ns != m.now_ns {
+            return invalid(format!("the network's time {} ns is not the machine's {} ns", rec.now_ns, m.now_ns));
+        }
+        let page = |f: u32| frames.id(f, "a socket's queue").map_err(|e| e.to_string());
+        k.net = super::net_image::network(rec, page).map_err(|e| RestoreError::Invalid(format!("network: {e}")))?;
+    }
     k.vfs = vfs(&image.vfs)?;
     let known = Known::of(image, &k.vfs)?;
 
@@ -233,10 +243,10 @@ pub fn build_with(image: &Image, page_data: &[u8]) -> Result<(Kernel, RestoreRep
                     FileKind::Directory(InodeId(i))
                 }
                 FileKindRec::Socket(s) => {
-                    return invalid(format!(
-                        "descriptor {} is TCP endpoint {s}, which this version cannot restore",
-                        f.fd
-                    ));
+                    if k.net.mode(tcp_sim::SockId(s)).is_none() {
+                        return invalid(format!("descriptor {} is TCP endpoint {s}, which is not in the image", f.fd));
+                    }
+                    FileKind::Socket(tcp_sim::SockId(s))
                 }
             };
             let path = match f.path {
@@ -293,6 +303,7 @@ pub fn build_with(image: &Image, page_data: &[u8]) -> Result<(Kernel, RestoreRep
         k.pipes.insert(PipeId(rec.id), pipe);
     }
 
+    containers(&mut k, &image.containers)?;
     recount_vfs(&mut k);
     k.check_invariants().map_err(|e| RestoreError::Invalid(e.to_string()))?;
     let report = RestoreReport {
@@ -304,6 +315,53 @@ pub fn build_with(image: &Image, page_data: &[u8]) -> Result<(Kernel, RestoreRep
         references: frames.holders.iter().sum(),
     };
     Ok((k, report))
+}
+
+/// The containers: each PID namespace over the restored processes, its
+/// counters as saved, each process told which container it is in.
+fn containers(k: &mut Kernel, recs: &[ContainerRec]) -> Result<(), RestoreError> {
+    use super::beancounter::{BeanCounter, Beancounters};
+    use super::ve::{Container, VeId};
+    let mut names = BTreeSet::new();
+    for rec in recs {
+        let id = VeId(rec.id);
+        if k.containers.contains_key(&id) || !names.insert(rec.name.as_str()) {
+            return invalid(format!("container {} ({}) saved twice", rec.id, rec.name));
+        }
+        if rec.name.is_empty() {
+            return invalid(format!("container {} has no name", rec.id));
+        }
+        let counters: [BeanCounter; 4] = rec
+            .counters
+            .iter()
+            .map(|c| BeanCounter { held: c.held, maxheld: c.maxheld, limit: c.limit, failcnt: c.failcnt })
+            .collect::<Vec<_>>()
+            .try_into()
+            .map_err(|v: Vec<_>| {
+                RestoreError::Invalid(format!("container {}: {} counters, not 4", rec.name, v.len()))
+            })?;
+        let mut vpids = BTreeMap::new();
+        for &(v, p) in &rec.vpids {
+            if v == 0 || v >= rec.next_vpid {
+                return invalid(format!("container {}: virtual pid {v} not in 1..{}", rec.name, rec.next_vpid));
+            }
+            let proc = k.procs.get_mut(&Pid(p)).ok_or_else(|| {
+                RestoreError::Invalid(format!("container {}: process {p} is not in the image", rec.name))
+            })?;
+            if proc.ve.replace(id).is_some() || vpids.insert(v, Pid(p)).is_some() {
+                return invalid(format!("container {}: process {p} or virtual pid {v} twice", rec.name));
+            }
+            if v == 1 && rec.mnt_ns != Some(proc.fs.ns.0) {
+                return invalid(format!(
+                    "container {}: its init is in mount namespace {}, the record says {:?}",
+                    rec.name, proc.fs.ns.0, rec.mnt_ns
+                ));
+            }
+        }
+        let c = Container::restored(rec.name.clone(), vpids, rec.next_vpid, Beancounters::from_counters(counters));
+        k.containers.insert(id, c);
+    }
+    Ok(())
 }
 
 /// The frames brought back: an arena with every frame of the image, and

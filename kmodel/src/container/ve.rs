@@ -74,6 +74,13 @@ impl Container {
         }
     }
 
+    /// A container as an image describes it (restore): `vpids` is its
+    /// PID namespace, virtual pid → pid.
+    pub(crate) fn restored(name: String, vpids: BTreeMap<u32, Pid>, next_vpid: u32, ub: Beancounters) -> Self {
+        let by_pid = vpids.iter().map(|(v, p)| (*p, *v)).collect();
+        Container { name, vpids, by_pid, next_vpid, ub }
+    }
+
     /// The PID namespace's counter (for a migrated container).
     pub(crate) fn next_vpid(&self) -> u32 {
         self.next_vpid

@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{Handle, ModelBackend};
-use crate::container::image::{BindingsRec, HandleRec};
+use crate::container::image::{BindingsRec, HandleRec, RunnerCtRec, RunnerRec};
 use crate::container::{Image, checkpoint};
 use crate::kernel::{BufferId, Errno, Fd, InodeId, Pid, PipeId};
 use crate::scenario::Outcome;
@@ -43,12 +43,18 @@ impl ModelBackend {
 
     /// `checkpoint FILE`.
     pub(super) fn checkpoint_op(&mut self, file: &str) -> Outcome {
+        if !self.place.hosts.is_empty() {
+            return Outcome::Failed(
+                "cannot checkpoint a scenario with several hosts: an image holds one machine".to_owned(),
+            );
+        }
         let pids: Vec<Pid> = self.kernel.procs.keys().copied().collect();
         let mut image = match checkpoint(&self.kernel, &pids) {
             Ok(i) => i,
             Err(e) => return Outcome::Failed(e.to_string()),
         };
         image.bindings = Some(self.bindings());
+        image.runner = Some(self.runner_rec());
         let path = self.image_path(file);
         if let Some(dir) = path.parent()
             && let Err(e) = std::fs::create_dir_all(dir)
@@ -105,11 +111,34 @@ impl ModelBackend {
                     Some(Handle::Pipe { id: PipeId(*id), r: r.map(Fd), w: w.map(Fd) })
                 }
                 Some(HandleRec::File { ino, fd }) => Some(Handle::File { ino: InodeId(*ino), fd: fd.map(Fd) }),
-                Some(HandleRec::Tcp { .. }) => {
-                    return Err("the bindings name a TCP pair, which this version cannot restore".into());
+                Some(HandleRec::Tcp { tx, rx, socks }) => {
+                    let socks = (tcp_sim::SockId(socks.0), tcp_sim::SockId(socks.1));
+                    for s in [socks.0, socks.1] {
+                        if kernel.net.mode(s).is_none() {
+                            return Err(format!("the bindings name TCP endpoint {}, which is not in the image", s.0));
+                        }
+                    }
+                    Some(Handle::Tcp { tx: tx.map(Fd), rx: rx.map(Fd), socks })
                 }
                 Some(HandleRec::Failed) => Some(Handle::Failed),
             });
+        }
+        let mut containers = std::collections::HashMap::new();
+        let mut owner = std::collections::HashMap::new();
+        let mut outside_pid = None;
+        if let Some(r) = &image.runner {
+            for ct in &r.containers {
+                let ve = crate::container::VeId(ct.ve);
+                let inside = kernel.containers().find(|(id, _)| *id == ve).map(|(_, c)| c.name == ct.name);
+                if inside != Some(true) || kernel.process(Pid(ct.pid)).is_none() {
+                    return Err(format!("the runner's container {} ({}) is not in the image", ct.name, ct.ve));
+                }
+                containers.insert(ct.name.clone(), super::Ct { host: 0, ve, pid: Pid(ct.pid) });
+            }
+            for (i, name) in &r.owner {
+                owner.insert(*i as usize, name.clone());
+            }
+            outside_pid = r.outside_pid.map(Pid);
         }
         // Everything checked: commit. The run's page history goes on in the
         // new kernel (timelines read the swap as events).
@@ -122,7 +151,25 @@ impl ModelBackend {
         self.processes = b.processes.iter().map(|(n, p)| (n.clone(), Pid(*p))).collect();
         self.partial = b.partial.iter().map(|&(l, n)| (l as usize, n as usize)).collect();
         self.partial_recv = b.partial_recv.iter().map(|(l, d)| (*l as usize, d.clone())).collect();
+        self.place.containers = containers;
+        self.place.owner = owner;
+        self.place.outside_pid = outside_pid;
+        self.place.within = None;
         Ok(())
+    }
+
+    /// The runner's containers, as the image's runner section.
+    fn runner_rec(&self) -> RunnerRec {
+        let mut containers: Vec<RunnerCtRec> = self
+            .place
+            .containers
+            .iter()
+            .map(|(name, ct)| RunnerCtRec { name: name.clone(), ve: ct.ve.0, pid: ct.pid.0 })
+            .collect();
+        containers.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut owner: Vec<(u64, String)> = self.place.owner.iter().map(|(i, n)| (*i as u64, n.clone())).collect();
+        owner.sort();
+        RunnerRec { containers, outside_pid: self.place.outside_pid.map(|p| p.0), owner }
     }
 
     /// The backend's names, as the image's bindings section.

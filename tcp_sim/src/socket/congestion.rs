@@ -29,7 +29,7 @@ pub(crate) struct Reno {
     /// In fast recovery until this sequence number is acknowledged
     /// (`high_seq`).
     pub recover: Option<u32>,
-    mss: u64,
+    pub(crate) mss: u64,
 }
 
 impl Reno {

@@ -10,6 +10,7 @@
 
 mod congestion;
 mod recv_queue;
+mod repair;
 mod send_queue;
 mod zerocopy;
 

@@ -112,11 +112,11 @@ pub(crate) struct RecvQueue {
     /// Next sequence number expected.
     pub rcv_nxt: u32,
     /// In-order data the program has not read.
-    queue: VecDeque<Seg>,
+    pub(crate) queue: VecDeque<Seg>,
     /// Bytes in `queue`.
     pub queued: usize,
     /// Out-of-order segments, sorted, not overlapping, all after `rcv_nxt`.
-    ooo: VecDeque<Seg>,
+    pub(crate) ooo: VecDeque<Seg>,
     /// Bytes in `ooo`.
     pub ooo_bytes: usize,
     /// The most in-order bytes the queue may hold (`SO_RCVBUF`, counted in

@@ -52,17 +52,17 @@ impl Frag {
 /// The bytes a sender queued and has not had acknowledged.
 #[derive(Clone, Debug)]
 pub(crate) struct SendQueue {
-    frags: VecDeque<Frag>,
+    pub(crate) frags: VecDeque<Frag>,
     /// The first sequence number ever queued.
-    isn: u32,
+    pub(crate) isn: u32,
     /// Fragments released from the front so far: `popped + i` is the
     /// absolute number of fragment `i`.
-    popped: u64,
+    pub(crate) popped: u64,
     /// Absolute number of the fragment the last lookup found (segments
     /// are mostly sent in order, so the next lookup is there or next).
-    hint: Cell<u64>,
+    pub(crate) hint: Cell<u64>,
     /// `Holder::socket` object of this queue's references.
-    holder_object: u32,
+    pub(crate) holder_object: u32,
     /// Oldest unacknowledged sequence number.
     pub snd_una: u32,
     /// Next sequence number to send (moves back to `snd_una` after a

@@ -35,9 +35,9 @@ pub(crate) struct ZeroCopy {
     /// Sends not yet complete: references left (one per fragment held,
     /// plus one while the send call runs), whether some bytes were copied,
     /// and whether any fragment was queued at all.
-    pending: BTreeMap<u32, (u32, bool, bool)>,
+    pub(crate) pending: BTreeMap<u32, (u32, bool, bool)>,
     /// The error queue.
-    errqueue: VecDeque<Completion>,
+    pub(crate) errqueue: VecDeque<Completion>,
 }
 
 impl ZeroCopy {

@@ -68,6 +68,7 @@ pub(crate) fn migrate_v1(v: ImageV1) -> Image {
         net: None,
         lsm: None,
         containers: Vec::new(),
+        runner: None,
     }
 }
 
@@ -100,5 +101,6 @@ fn decode_v2<'a>(framed: &Framed<'a>) -> Result<(Image, &'a [u8]), ImageError> {
     let net = map.get(&SectionTag::Net).map(|b| body("net", b)).transpose()?;
     let lsm = map.get(&SectionTag::Lsm).map(|b| body("lsm", b)).transpose()?;
     let containers = map.get(&SectionTag::Containers).map(|b| body("containers", b)).transpose()?.unwrap_or_default();
-    Ok((Image { net, lsm, containers, ..migrate_v1(v1) }, page_data))
+    let runner = map.get(&SectionTag::Runner).map(|b| body("runner", b)).transpose()?;
+    Ok((Image { net, lsm, containers, runner, ..migrate_v1(v1) }, page_data))
 }

@@ -38,7 +38,7 @@ pub use v2::{
     ContentRec, DentryRec, EventKindRec, EventRec, FdRec, FileKindRec, FragRec, FrameRec, HandleRec, HolderRec,
     InodeKindRec, InodeRec, LabelObjectRec, LabelRec, LinkRec, LsmRec, Meta, ModuleRec, MountRec, NamespaceRec, NetRec,
     NetStatsRec, PacketRec, PathRec, PayloadRec, PipeBufRec, PipeRec, PolicyRec, ProcessRec, PteRec, RecvRec, RtoRec,
-    SegDataRec, SegRec, SendRec, SockRec, VInodeRec, VfsRec, ZeroCopyRec,
+    RunnerCtRec, RunnerRec, SegDataRec, SegRec, SendRec, SockRec, VInodeRec, VfsRec, ZeroCopyRec,
 };
 
 /// The first eight bytes of every image.
@@ -55,7 +55,7 @@ pub const SECTION_HEADER_LEN: usize = 16;
 
 /// The features this build of the model can restore. An image names the
 /// ones it uses; restore refuses an image that uses one this host lacks.
-pub const HOST_FEATURES: &[&str] = &["pages", "pipes", "files", "vfs"];
+pub const HOST_FEATURES: &[&str] = &["pages", "pipes", "files", "vfs", "tcp", "containers"];
 
 /// Which serializer wrote an image.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
@@ -105,11 +105,14 @@ pub enum SectionTag {
     Lsm = 11,
     /// `Vec<ContainerRec>` (optional, since version 2).
     Containers = 12,
+    /// [`RunnerRec`] (optional, since version 2: the scenario runner's
+    /// containers).
+    Runner = 13,
 }
 
 impl SectionTag {
     /// Every tag, in the order they are written.
-    pub const ALL: [SectionTag; 12] = [
+    pub const ALL: [SectionTag; 13] = [
         SectionTag::Meta,
         SectionTag::Frames,
         SectionTag::PageData,
@@ -122,6 +125,7 @@ impl SectionTag {
         SectionTag::Net,
         SectionTag::Lsm,
         SectionTag::Containers,
+        SectionTag::Runner,
     ];
 
     /// The tag with this number.
@@ -144,6 +148,7 @@ impl SectionTag {
             SectionTag::Net => "net",
             SectionTag::Lsm => "lsm",
             SectionTag::Containers => "containers",
+            SectionTag::Runner => "runner",
         }
     }
 }
@@ -287,6 +292,9 @@ pub struct Image {
     pub lsm: Option<LsmRec>,
     /// The containers (since version 2).
     pub containers: Vec<ContainerRec>,
+    /// The scenario runner's containers, if a runner wrote the image
+    /// (since version 2).
+    pub runner: Option<RunnerRec>,
 }
 
 /// One framed section, borrowed from the input.
@@ -543,6 +551,9 @@ impl Image {
         }
         if !self.containers.is_empty() {
             v.push((SectionTag::Containers, postcard_vec(&self.containers)));
+        }
+        if let Some(r) = &self.runner {
+            v.push((SectionTag::Runner, postcard_vec(r)));
         }
         v
     }

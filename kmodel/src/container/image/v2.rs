@@ -473,3 +473,31 @@ pub struct BeanCounterRec {
     /// Refusals.
     pub failcnt: u64,
 }
+
+// ---- the scenario runner --------------------------------------------------
+
+/// The scenario runner's state that version 2 adds to [`BindingsRec`]
+/// (whose v1 record is frozen): its containers and the process that ran
+/// last outside them, so a scenario goes on inside its containers after
+/// `restore FILE`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunnerRec {
+    /// The scenario's containers.
+    pub containers: Vec<RunnerCtRec>,
+    /// The process outside every container that ran last.
+    pub outside_pid: Option<u32>,
+    /// The container each scenario object was declared in: (object
+    /// index, container name).
+    pub owner: Vec<(u64, String)>,
+}
+
+/// One of the runner's containers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunnerCtRec {
+    /// Its name in the scenario.
+    pub name: String,
+    /// Its id in the kernel ([`ContainerRec::id`]).
+    pub ve: u32,
+    /// The process inside that ran last.
+    pub pid: u32,
+}
