@@ -236,6 +236,8 @@ fn tcp_image_round_trips_and_runs_on_as_the_original() {
     assert!(!tx.snd.frags.is_empty() && tx.snd.snd_una != tx.snd.write_seq, "unacked data at the cut");
     assert!(tx.timers[0].0.is_some(), "the retransmission timer is armed");
     assert!(image.meta.features.iter().any(|f| f == "tcp"));
+    let e = container::internal::encode(&k, &[Pid(1)]).unwrap_err().to_string();
+    assert!(e.contains("TCP endpoint 0 with the internal serializer"), "{e}");
     let decoded = Image::decode(&image.encode()).expect("decodes");
     assert_eq!(decoded, image);
     let mut fresh = Kernel::default();

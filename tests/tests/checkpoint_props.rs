@@ -212,3 +212,51 @@ fn mutated_image_is_refused_or_restores_a_consistent_kernel() {
     }
     QuickCheck::new().tests(3000).quickcheck(prop as fn(u64, bool) -> TestResult);
 }
+
+/// A kernel with TCP state: a user page spliced into a socket over a lossy,
+/// reordering link, cut with segments in flight and unacknowledged.
+fn tcp_fixture() -> Kernel {
+    let text = "tcp t link rtt=20ms loss=30% reorder=20% seed=3\ntcp lo\nbuffer buf 2\npipe p\nfill buf 'A'\n\
+                vmsplice p.w buf[0..6000]\nsplice p.r t.tx 6000\nsend lo.tx buf[0..5000]\nadvance 12ms\n";
+    let s = scenario::parse("tcp fixture", text).expect("fixture parses");
+    let mut b = ModelBackend::new(KernelConfig::default());
+    for step in &s.steps {
+        b.step(&s, step).expect("fixture runs");
+    }
+    b.kernel().clone()
+}
+
+thread_local! {
+    static TCP_FIXTURE: (Kernel, Vec<u8>, Sharing) = {
+        let k = tcp_fixture();
+        let bytes = image_bytes(&k);
+        let sharing = container::sharing(&k);
+        (k, bytes, sharing)
+    };
+}
+
+/// The same over an image with a `net` section: mutated TCP records are
+/// refused or restore a consistent kernel that can run on (two simulated
+/// seconds of the network); never a panic.
+#[test]
+fn mutated_tcp_image_is_refused_or_restores_a_kernel_that_runs_on() {
+    fn prop(seed: u64, reseal: bool) -> TestResult {
+        TCP_FIXTURE.with(|(k, good, before)| {
+            let mut bytes = mutated(good, seed);
+            if reseal {
+                container::image::reseal(&mut bytes);
+            }
+            let Ok(image) = Image::decode(&bytes) else { return TestResult::passed() };
+            let mut target = k.clone();
+            match container::restore(&mut target, &image) {
+                Err(_) if container::sharing(&target) != *before => TestResult::error("refused but half-restored"),
+                Err(_) => TestResult::passed(),
+                Ok(_) => {
+                    target.advance_time(tcp_sim::Duration(2_000_000_000));
+                    TestResult::from_bool(target.check_invariants().is_ok())
+                }
+            }
+        })
+    }
+    QuickCheck::new().tests(2000).quickcheck(prop as fn(u64, bool) -> TestResult);
+}
