@@ -1026,3 +1026,34 @@ fn mutated_images_graft_whole_or_leave_the_target_untouched() {
     }
     assert!(grafted > 0 && refused > 0, "grafted {grafted}, refused {refused}");
 }
+
+/// An image whose mapping holds the zero page as its own page (a user
+/// holder on the zero frame) is refused by restore and by the graft: it
+/// was accepted, and the next write into the mapping panicked ("write to
+/// the zero page").
+#[test]
+fn image_mapping_the_zero_page_is_refused_not_a_later_panic() {
+    let mut k = Kernel::new(KernelConfig::default());
+    let p = k.init_pid();
+    let buf = k.mmap_anon(p, 1).unwrap();
+    k.user_fill(p, kmodel::kernel::UserRange { buffer: buf, start: 0, len: 10 }, b'a').unwrap();
+    let mut im = container::checkpoint(&k, &[p]).unwrap();
+    let zi = im.frames.iter().position(|f| f.content == ContentRec::Zero).unwrap();
+    let ui = im.frames.iter().position(|f| f.content != ContentRec::Zero).unwrap();
+    assert!(zi < ui, "the zero page comes first in a whole-machine image");
+    let uh = im.frames[ui].holders[0];
+    im.frames[zi].holders.push(uh);
+    im.processes[0].buffers[0].ptes[0] = PteRec::Page(zi as u32);
+    im.frames.remove(ui);
+    im.page_data.clear();
+    for arena in [im.arena.clone(), None] {
+        let mut im = im.clone();
+        im.arena = arena;
+        let mut t = Kernel::default();
+        let err = container::restore(&mut t, &im).unwrap_err();
+        assert!(err.to_string().contains("a mapping holds the zero page"), "{err}");
+    }
+    let mut t = Kernel::default();
+    let err = container::graft(&mut t, &im, None).unwrap_err();
+    assert!(err.to_string().contains("a mapping holds the zero page"), "{err}");
+}

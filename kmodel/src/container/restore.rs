@@ -411,6 +411,11 @@ impl FrameTable {
             if f.holders.is_empty() {
                 return invalid(format!("frame {i} is held by nothing"));
             }
+            // A zero PTE holds no reference: a mapping holding the zero
+            // page would write into it in place.
+            if f.content == ContentRec::Zero && f.holders.iter().any(|h| h.kind == 0) {
+                return invalid(format!("frame {i}: a mapping holds the zero page"));
+            }
         }
         if at != page_data.len() {
             return invalid(format!("page data holds {} bytes, the frames need {at}", page_data.len()));
