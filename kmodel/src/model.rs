@@ -430,6 +430,8 @@ impl ModelBackend {
             }
             Op::Checkpoint { file } => self.checkpoint_op(file),
             Op::Restore { file } => self.restore_op(file),
+            Op::CheckpointContainer { name, file } => self.checkpoint_container_op(name, file),
+            Op::RestoreInto { file, host } => self.restore_into_op(file, host),
             Op::Send { fd, range, zerocopy, more, nonblock } => {
                 let fd = self.fd(*fd);
                 let r = self.user_range(range);
@@ -1154,10 +1156,23 @@ impl ModelBackend {
                     if self.place.owner.get(&i).map(String::as_str) != Some(name) {
                         continue;
                     }
-                    if let Some(Handle::Buffer(b)) = h
-                        && let Some(nb) = m.maps.get(b)
-                    {
-                        *b = *nb;
+                    match h {
+                        Some(Handle::Buffer(b)) => {
+                            if let Some(nb) = m.maps.get(b) {
+                                *b = *nb;
+                            }
+                        }
+                        Some(Handle::Pipe { id, .. }) => {
+                            if let Some(n) = m.pipes.get(id) {
+                                *id = *n;
+                            }
+                        }
+                        Some(Handle::File { ino, .. }) => {
+                            if let Some(n) = m.inodes.get(ino) {
+                                *ino = *n;
+                            }
+                        }
+                        _ => {}
                     }
                 }
                 let prefix = format!("{name}/");

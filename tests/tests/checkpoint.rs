@@ -810,3 +810,252 @@ fn image_of_one_process_restores_without_the_others() {
     // mapping is not in the image.
     host.teardown_and_check().unwrap();
 }
+
+// ---- Graft: an image restored into a running kernel ----
+
+use container::{ContainerSpec, GraftError, Grafted};
+use kmodel::kernel::{Fd, SpliceFlags, UserRange};
+use page_refs::{Holder, HolderKind};
+
+/// A holder of the image's objects as the graft renamed it.
+fn remapped(h: Holder, g: &Grafted) -> Holder {
+    let object = match h.kind {
+        HolderKind::User => g.maps[&kmodel::kernel::BufferId(h.object)].0,
+        HolderKind::Pipe => g.pipes[&kmodel::kernel::PipeId(h.object)].0,
+        HolderKind::PageCache => g.inodes[&kmodel::kernel::InodeId(h.object)].0,
+        _ => h.object,
+    };
+    Holder { object, ..h }
+}
+
+fn spec(name: &str, pid: u32) -> ContainerSpec {
+    ContainerSpec {
+        name: name.into(),
+        vpids: [(pid, 1)].into_iter().collect(),
+        next_vpid: 2,
+        ub: container::Beancounters::with_limits(&[]),
+    }
+}
+
+#[test]
+fn graft_onto_a_busy_host_remaps_ids_keeps_sharing_and_disturbs_nothing() {
+    let src = fixture();
+    let image = container::checkpoint_set(&src, &[Pid(1)], false).expect("checkpoint_set");
+    // The target already runs the same kind of objects, at the same ids.
+    let mut target = fixture();
+    let before = target.clone();
+    let g = container::graft(&mut target, &image, Some(&spec("g", 1))).expect("graft");
+    target.check_invariants().expect("invariants after the graft");
+    // Fresh ids: nothing of the image took an id the host used.
+    let (new_pid, ve) = (g.pids[&Pid(1)], g.ve.expect("a container"));
+    assert!(before.process(new_pid).is_none(), "pid {new_pid:?} was the host's");
+    for p in g.pipes.values() {
+        assert!(before.pipe(*p).is_none(), "pipe {p:?} was the host's");
+    }
+    assert_eq!(target.getpid(new_pid), 1, "the virtual pid stays");
+    assert_eq!(target.container(ve).map(|c| c.name.as_str()), Some("g"));
+    // The host's own state is as it was: its frames, holders and bytes.
+    let host: Vec<_> = container::sharing(&before).into_iter().filter(|(_, b)| !b.starts_with("zero page")).collect();
+    let after = container::sharing(&target);
+    for f in &host {
+        assert!(after.contains(f), "host frame changed: {f:?}");
+    }
+    assert_eq!(format!("{:?}", before.process(Pid(1))), format!("{:?}", target.process(Pid(1))));
+    // Sharing inside the image holds on the target, under the new names.
+    for (holders, bytes) in container::sharing(&src) {
+        if bytes.starts_with("zero page") {
+            continue;
+        }
+        let mut want: Vec<Holder> = holders.iter().map(|h| remapped(*h, &g)).collect();
+        want.sort();
+        assert!(after.contains(&(want.clone(), bytes.clone())), "grafted frame {want:?} {bytes} missing");
+    }
+    // The double-buffer hazard behaves the same on both: the program
+    // rewrites its buffer, the pipe shows the new bytes.
+    let read_after_rewrite = |k: &mut Kernel, pid: Pid, buf: kmodel::kernel::BufferId| {
+        k.user_fill(pid, UserRange { buffer: buf, start: 0, len: 4096 }, b'Z').unwrap();
+        let mut out = Vec::new();
+        k.read(pid, Fd(3), 4096, &mut out).unwrap();
+        out
+    };
+    let mut s = src.clone();
+    let sbuf = *src.process(Pid(1)).unwrap().mm.keys().next().unwrap();
+    let on_src = read_after_rewrite(&mut s, Pid(1), sbuf);
+    let on_target = read_after_rewrite(&mut target, new_pid, g.maps[&sbuf]);
+    assert_eq!(on_src, on_target);
+    assert_eq!(on_src, vec![b'Z'; 4096], "the hazard: the pipe shows the rewritten page");
+    target.check_invariants().unwrap();
+    target.teardown_and_check().expect("clean teardown");
+}
+
+#[test]
+fn graft_refusals_are_named_and_leave_the_target_untouched() {
+    let src = fixture();
+    let image = container::checkpoint_set(&src, &[Pid(1)], false).unwrap();
+    let mut target = fixture();
+    target.create_container("g", &[]).unwrap();
+    let before = format!("{target:?}");
+    let err = container::graft(&mut target, &image, Some(&spec("g", 1))).unwrap_err();
+    assert_eq!(err, GraftError::NameTaken("g".into()));
+    assert_eq!(before, format!("{target:?}"));
+    // Over a limit: the pipes would need 32 pages of pipe buffers.
+    let mut tight = spec("h", 1);
+    tight.ub = container::Beancounters::with_limits(&[(container::Resource::Pipes, 16)]);
+    let err = container::graft(&mut target, &image, Some(&tight)).unwrap_err();
+    assert!(matches!(err, GraftError::OverLimit { resource: container::Resource::Pipes, .. }), "{err}");
+    assert!(err.to_string().contains("over its limit 16"), "{err}");
+    assert_eq!(before, format!("{target:?}"));
+    // A record naming an object outside the image.
+    let mut bad = image.clone();
+    bad.processes[0].fds[0].kind = FileKindRec::PipeRead(999_999);
+    let err = container::graft(&mut target, &bad, None).unwrap_err();
+    assert!(err.to_string().contains("pipe 999999, not in the image"), "{err}");
+    assert_eq!(before, format!("{target:?}"));
+    // A holder naming an object outside the image.
+    let mut bad = image.clone();
+    let f = bad.frames.iter_mut().find(|f| f.content != ContentRec::Zero).unwrap();
+    f.holders[0].object = 777_777;
+    let err = container::graft(&mut target, &bad, None).unwrap_err();
+    assert!(err.to_string().contains("not in the image"), "{err}");
+    assert_eq!(before, format!("{target:?}"));
+}
+
+#[test]
+fn checkpoint_of_a_set_refuses_objects_shared_with_processes_outside() {
+    // A pipe open in a process outside the set.
+    let mut k = fixture();
+    let child = k.fork(Pid(1)).unwrap();
+    let err = container::checkpoint_set(&k, &[child], false).unwrap_err();
+    assert!(err.to_string().contains("is also open in process 1"), "{err}");
+    // A page of the set's pipe held by a mapping outside it: the parent
+    // vmspliced, forked, and closed its ends.
+    let mut k = Kernel::new(KernelConfig::default());
+    let p = k.init_pid();
+    let buf = k.mmap_anon(p, 1).unwrap();
+    k.user_fill(p, UserRange { buffer: buf, start: 0, len: 4096 }, b'v').unwrap();
+    let (r, w) = k.pipe2(p).unwrap();
+    k.vmsplice(p, w, &[UserRange { buffer: buf, start: 0, len: 4096 }], SpliceFlags::default()).unwrap();
+    let child = k.fork(p).unwrap();
+    k.close(p, r).unwrap();
+    k.close(p, w).unwrap();
+    let err = container::checkpoint_set(&k, &[child], false).unwrap_err();
+    assert!(err.to_string().contains("is also held by"), "{err}");
+}
+
+/// Mutated images (ids, kinds, frames, holders, pipe heads, vpids) never
+/// panic the graft: each is either grafted whole (and the invariants hold)
+/// or refused with the target exactly as it was.
+#[test]
+fn mutated_images_graft_whole_or_leave_the_target_untouched() {
+    let src = fixture();
+    let image = container::checkpoint_set(&src, &[Pid(1)], false).unwrap();
+    let target = fixture();
+    let before = format!("{target:?}");
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n.max(1) as u64) as usize
+    };
+    let (mut grafted, mut refused) = (0, 0);
+    for _ in 0..400 {
+        let mut im = image.clone();
+        let small = [0u32, 1, 2, 3, 7, 1000, u32::MAX][next(7)];
+        match next(8) {
+            0 => {
+                let p = &mut im.processes[0];
+                let i = next(p.fds.len());
+                p.fds[i].kind = [
+                    FileKindRec::PipeRead(small),
+                    FileKindRec::PipeWrite(small),
+                    FileKindRec::Regular(small),
+                    FileKindRec::Socket(small),
+                    FileKindRec::Directory(small),
+                ][next(5)];
+            }
+            1 => {
+                let p = &mut im.processes[0];
+                let i = next(p.fds.len());
+                p.fds[i].fd = [-1, 0, 3, 4, 5, 1 << 21][next(6)];
+            }
+            2 => {
+                let f = next(im.frames.len());
+                let h = next(im.frames[f].holders.len());
+                im.frames[f].holders[h] = HolderRec { kind: next(6) as u8, object: small, index: small };
+            }
+            3 => {
+                let f = next(im.frames.len());
+                im.frames[f].holders.clear();
+            }
+            4 => {
+                let b = &mut im.processes[0].buffers[0];
+                let i = next(b.ptes.len());
+                b.ptes[i] = [PteRec::None, PteRec::Zero, PteRec::Page(small)][next(3)];
+            }
+            5 => {
+                let p = next(im.pipes.len());
+                im.pipes[p].head = small;
+            }
+            6 => {
+                let p = next(im.pipes.len());
+                if let Some(b) = im.pipes[p].bufs.first_mut() {
+                    b.frame = small;
+                }
+            }
+            _ => {
+                let f = next(im.frames.len());
+                im.frames[f].content = [ContentRec::Zero, ContentRec::Uniform(7), ContentRec::Bytes][next(3)].clone();
+            }
+        }
+        let mut t = target.clone();
+        let vpid = [0u32, 1, 2][next(3)];
+        let mut s = spec("m", 1);
+        if next(4) == 0 {
+            s.vpids.insert(1, vpid);
+        }
+        match container::graft(&mut t, &im, Some(&s)) {
+            Ok(_) => {
+                t.check_invariants().expect("a grafted image passes the invariants");
+                grafted += 1;
+            }
+            Err(e) => {
+                assert!(!e.to_string().is_empty());
+                assert_eq!(before, format!("{t:?}"), "refused ({e}) but the target changed");
+                refused += 1;
+            }
+        }
+    }
+    assert!(grafted > 0 && refused > 0, "grafted {grafted}, refused {refused}");
+}
+
+/// An image whose mapping holds the zero page as its own page (a user
+/// holder on the zero frame) is refused by restore and by the graft: it
+/// was accepted, and the next write into the mapping panicked ("write to
+/// the zero page").
+#[test]
+fn image_mapping_the_zero_page_is_refused_not_a_later_panic() {
+    let mut k = Kernel::new(KernelConfig::default());
+    let p = k.init_pid();
+    let buf = k.mmap_anon(p, 1).unwrap();
+    k.user_fill(p, kmodel::kernel::UserRange { buffer: buf, start: 0, len: 10 }, b'a').unwrap();
+    let mut im = container::checkpoint(&k, &[p]).unwrap();
+    let zi = im.frames.iter().position(|f| f.content == ContentRec::Zero).unwrap();
+    let ui = im.frames.iter().position(|f| f.content != ContentRec::Zero).unwrap();
+    assert!(zi < ui, "the zero page comes first in a whole-machine image");
+    let uh = im.frames[ui].holders[0];
+    im.frames[zi].holders.push(uh);
+    im.processes[0].buffers[0].ptes[0] = PteRec::Page(zi as u32);
+    im.frames.remove(ui);
+    im.page_data.clear();
+    for arena in [im.arena.clone(), None] {
+        let mut im = im.clone();
+        im.arena = arena;
+        let mut t = Kernel::default();
+        let err = container::restore(&mut t, &im).unwrap_err();
+        assert!(err.to_string().contains("a mapping holds the zero page"), "{err}");
+    }
+    let mut t = Kernel::default();
+    let err = container::graft(&mut t, &im, None).unwrap_err();
+    assert!(err.to_string().contains("a mapping holds the zero page"), "{err}");
+}

@@ -163,7 +163,7 @@ fn expected(op: &Op, probe: &str) -> Want {
         Op::Label { path: None } => Unmediated("a model-only observation of the process's contexts"),
         Op::Host { .. } => Unmediated("declares another machine of the model, not a syscall"),
         Op::Ps { .. } | Op::Beancounters { .. } => Unmediated("a model-only observation of a container"),
-        Op::Migrate { .. } => {
+        Op::Migrate { .. } | Op::CheckpointContainer { .. } | Op::RestoreInto { .. } => {
             Gap("CRIU's dump and restore go through ptrace_may_access (security_ptrace_access_check): \
              the model's migration calls no hook yet")
         }

@@ -38,6 +38,9 @@ pub enum CheckpointError {
     NoProcesses,
     /// State the image format cannot hold yet.
     Unsupported(String),
+    /// An object of the set is also held from outside it (see
+    /// [`checkpoint_set`](super::checkpoint_set)): named.
+    Shared(String),
 }
 
 impl fmt::Display for CheckpointError {
@@ -46,6 +49,7 @@ impl fmt::Display for CheckpointError {
             CheckpointError::NoSuchProcess(p) => write!(f, "no process {p} to checkpoint"),
             CheckpointError::NoProcesses => write!(f, "no process to checkpoint"),
             CheckpointError::Unsupported(what) => write!(f, "cannot checkpoint {what}"),
+            CheckpointError::Shared(what) => write!(f, "cannot checkpoint the set alone: {what}"),
         }
     }
 }
@@ -279,7 +283,7 @@ fn capture(kernel: &Kernel, pids: &[Pid], page_data: Vec<u8>) -> Result<(Image, 
 
 /// The containers that hold some of `pids`, with those of their processes
 /// (an image of one container holds its whole PID namespace).
-fn containers_rec(kernel: &Kernel, pids: &BTreeSet<Pid>) -> Vec<ContainerRec> {
+pub(crate) fn containers_rec(kernel: &Kernel, pids: &BTreeSet<Pid>) -> Vec<ContainerRec> {
     let mut out = Vec::new();
     for (id, c) in kernel.containers() {
         let vpids: Vec<(u32, u32)> = c.pids().filter(|(_, p)| pids.contains(p)).map(|(v, p)| (v, p.0)).collect();
@@ -300,7 +304,7 @@ fn containers_rec(kernel: &Kernel, pids: &BTreeSet<Pid>) -> Vec<ContainerRec> {
     out
 }
 
-fn meta(kernel: &Kernel, pids: &BTreeSet<Pid>) -> Meta {
+pub(crate) fn meta(kernel: &Kernel, pids: &BTreeSet<Pid>) -> Meta {
     let KernelConfig { pipe_limits, max_map_pages, event_log, variant } = *kernel.config();
     let pipe_buffer::SizeLimits { pipe_max_size, cap_sys_resource } = pipe_limits;
     let mut features = vec!["pages".to_owned(), "files".to_owned(), "vfs".to_owned()];

@@ -32,13 +32,16 @@
 //! Pages move for real: the target's pages get the source's bytes, so a
 //! test can check that the memory arrived whole.
 //!
-//! What moves today: processes with their virtual pids, credentials,
-//! names and memory, the beancounters, and TCP endpoints on links (at the
-//! same descriptor numbers; the endpoint itself moves on the shared
-//! network: see [`MigrationReport::frozen_at`] and
-//! `tcp_sim::Network::rehome`). A container holding other descriptors
-//! (pipes, files, loopback sockets) is refused, naming each one: moving
-//! them needs the checkpoint image's restore.
+//! What moves: processes with their virtual pids, credentials, names and
+//! memory, the beancounters, TCP endpoints on links (at the same
+//! descriptor numbers; the endpoint itself moves on the shared network:
+//! see [`MigrationReport::frozen_at`] and `tcp_sim::Network::rehome`),
+//! and, through the final copy's image grafted onto the skeleton
+//! ([`graft_onto`](super::graft::graft_onto)), descriptors, pipes with
+//! their slots in flight and the files the container uses, sharing the
+//! pages already copied. A container holding what no graft can bring (a
+//! loopback socket, a file opened by name, a directory) or sharing an
+//! object with a process outside is refused before anything moves, named.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -120,6 +123,10 @@ pub struct MigrationReport {
     /// the source until then, are frozen for [`downtime`](Self::downtime),
     /// and run on the target after.
     pub frozen_at: Duration,
+    /// Pages of the container's image sent while frozen besides its
+    /// memory: pipe buffers and page-cache pages of the files it uses
+    /// (counted in [`pages_sent`](Self::pages_sent) too).
+    pub state_pages: u64,
 }
 
 impl fmt::Display for MigrationReport {
@@ -135,7 +142,11 @@ impl fmt::Display for MigrationReport {
             self.pages_fetched_on_fault,
             show_time(self.downtime),
             show_time(self.total)
-        )
+        )?;
+        if self.state_pages > 0 {
+            write!(f, ", {} pages of pipes and files in the image", self.state_pages)?;
+        }
+        Ok(())
     }
 }
 
@@ -373,26 +384,16 @@ pub fn compatibility(src: &Kernel, dst: &Kernel, name: &str) -> Vec<String> {
     out
 }
 
-/// What the container holds that this migration cannot move yet.
-fn unsupported(src: &Kernel, ve: VeId) -> Vec<String> {
-    let mut out = Vec::new();
-    let Some(c) = src.container(ve) else { return out };
-    for (vpid, pid) in c.pids() {
-        let Some(p) = src.process(pid) else { continue };
-        for (fd, f) in p.fds.iter() {
-            let what = match f.kind {
-                crate::kernel::FileKind::PipeRead(_) | crate::kernel::FileKind::PipeWrite(_) => "a pipe",
-                crate::kernel::FileKind::Socket(s) => match src.network().mode(s) {
-                    Some(tcp_sim::Mode::Link(_)) => continue,
-                    _ => "a loopback TCP socket",
-                },
-                crate::kernel::FileKind::Regular(_) => "a file",
-                crate::kernel::FileKind::Directory(_) => "a directory",
-            };
-            out.push(format!("pid {vpid} holds descriptor {} ({what}), which needs the checkpoint image", fd.0));
-        }
-    }
-    out
+/// The image of the container's state that is not its memory (the
+/// descriptors, the pipes with their slots, the files it uses), as the
+/// graft takes it: refused, each reason named, if the container holds
+/// what no graft can bring (a loopback TCP socket, a file opened by name,
+/// a directory) or shares objects with processes outside it.
+fn state_image(src: &Kernel, ve: VeId) -> Result<super::Image, MigrateError> {
+    let pids: Vec<Pid> = src.container(ve).map(|c| c.pids().map(|(_, p)| p).collect()).unwrap_or_default();
+    let image = super::checkpoint_set(src, &pids, true).map_err(|e| MigrateError::Unsupported(vec![e.to_string()]))?;
+    super::graft::graftable(&image).map_err(|e| MigrateError::Unsupported(vec![e.to_string()]))?;
+    Ok(image)
 }
 
 /// The container's skeleton on the target: same name, limits, counters,
@@ -490,6 +491,10 @@ pub struct Migrated {
     pub pids: BTreeMap<Pid, Pid>,
     /// Source mapping → target mapping.
     pub maps: BTreeMap<BufferId, BufferId>,
+    /// Source pipe → target pipe (grafted from the final image).
+    pub pipes: BTreeMap<crate::kernel::PipeId, crate::kernel::PipeId>,
+    /// Source file → target file (grafted from the final image).
+    pub inodes: BTreeMap<crate::kernel::InodeId, crate::kernel::InodeId>,
     /// The TCP endpoints that moved with it (same ids on the shared
     /// network; still on the source host's memory until the caller
     /// rehomes them at the freeze).
@@ -522,10 +527,8 @@ pub fn migrate(
     if !mismatches.is_empty() {
         return Err(MigrateError::Incompatible(mismatches));
     }
-    let blocked = unsupported(src, ve);
-    if !blocked.is_empty() {
-        return Err(MigrateError::Unsupported(blocked));
-    }
+    // What cannot move is refused before anything does.
+    state_image(src, ve)?;
     let wire = Wire::new(path);
     let sk = build_skeleton(src, ve, dst)?;
     let mut frames = HashMap::new();
@@ -542,6 +545,7 @@ pub fn migrate(
         total: Duration(0),
         stop_reason: "",
         frozen_at: Duration(0),
+        state_pages: 0,
     };
     let mut elapsed = 0u64;
     // Pre-copy rounds (every one for pre-copy, the first for hybrid).
@@ -587,8 +591,18 @@ pub fn migrate(
             to_send = dirty;
         },
     }
-    // Freeze. Pre-copy: the last dirty set and the state while frozen.
+    // Freeze. The image of the frozen container's other state goes with
+    // the final copy: its pages that no mapping holds (pipe buffers,
+    // page-cache pages) cost a page each on the wire.
     report.frozen_at = Duration(elapsed);
+    let image = state_image(src, ve).inspect_err(|_| dst.destroy_container(sk.ve))?;
+    report.state_pages = image
+        .frames
+        .iter()
+        .filter(|f| f.content != super::image::ContentRec::Zero && f.holders.iter().all(|h| h.kind != 0))
+        .count() as u64;
+    report.pages_sent += report.state_pages;
+    let state = Duration(state.0 + report.state_pages * wire.page_ns);
     if config.strategy == Strategy::PreCopy {
         report.dirty_at_freeze = to_send.len() as u64;
         for &at in &to_send {
@@ -614,6 +628,14 @@ pub fn migrate(
         report.pages_sent += missing.len() as u64;
         report.total = Duration(elapsed + push_end);
     }
+    // The final restore: the image grafted onto the skeleton, its pipes
+    // and files sharing the pages already copied into its mappings.
+    let onto = super::graft::Onto { ve: sk.ve, pids: sk.pids.clone(), maps: sk.maps.clone() };
+    let grafted = super::graft::graft_onto(dst, &image, &onto, false).map_err(|e| {
+        dst.destroy_container(sk.ve);
+        MigrateError::Restore(e.to_string())
+    })?;
+    frames.extend(grafted.frames);
     // The container now runs on the target, its TCP endpoints at the same
     // descriptor numbers; it goes from the source (without closing them).
     let mut sockets = Vec::new();
@@ -646,7 +668,16 @@ pub fn migrate(
         let post = Duration(report.total.0 - elapsed);
         load.run(dst, sk.ve, post);
     }
-    Ok(Migrated { report, ve: sk.ve, pids: sk.pids, maps: sk.maps, sockets, frames })
+    Ok(Migrated {
+        report,
+        ve: sk.ve,
+        pids: sk.pids,
+        maps: sk.maps,
+        pipes: grafted.pipes,
+        inodes: grafted.inodes,
+        sockets,
+        frames,
+    })
 }
 
 /// The post-copy phase after the target resumed: the source pushes the

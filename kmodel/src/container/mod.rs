@@ -41,6 +41,10 @@
 //!   against the invariants before it replaces the target (all or nothing),
 //!   after a compatibility check that names every mismatch.
 //!   [`restore_bytes`] decodes with the page data borrowed from the input.
+//! - [`graft()`]: an image of some processes (a container's, from
+//!   [`checkpoint_set`]) into a running kernel: fresh ids, remapped
+//!   references, sharing kept, virtual pids and beancounters, all or
+//!   nothing. Migration's final copy uses [`graft::graft_onto`].
 //! - [`internal`]: the other serializer, the model's structs via serde
 //!   derives (OpenVZ's way), kept to show why the versioned format is not
 //!   built that way.
@@ -55,6 +59,7 @@
 
 pub mod beancounter;
 mod checkpoint;
+pub mod graft;
 pub mod image;
 pub mod internal;
 mod lsm_image;
@@ -66,6 +71,7 @@ pub mod world;
 
 pub use beancounter::{BeanCounter, Beancounters, Resource, UNLIMITED};
 pub use checkpoint::{CheckpointError, Sharing, checkpoint, checkpoint_bytes, checkpoint_into, sharing};
+pub use graft::{ContainerSpec, GraftError, Grafted, checkpoint_set, container_spec, graft};
 pub use image::{HostInfo, Image, ImageError, Mismatch};
 pub use migrate::{MigrationReport, Strategy};
 pub use restore::{RestoreError, RestoreReport, build, build_with, restore, restore_bytes, restore_on};

@@ -371,7 +371,7 @@ struct FrameTable {
     holders: Vec<usize>,
 }
 
-fn holder(h: &HolderRec) -> Result<Holder, RestoreError> {
+pub(crate) fn holder(h: &HolderRec) -> Result<Holder, RestoreError> {
     let kind = match h.kind {
         0 => HolderKind::User,
         1 => HolderKind::Pipe,
@@ -410,6 +410,11 @@ impl FrameTable {
             });
             if f.holders.is_empty() {
                 return invalid(format!("frame {i} is held by nothing"));
+            }
+            // A zero PTE holds no reference: a mapping holding the zero
+            // page would write into it in place.
+            if f.content == ContentRec::Zero && f.holders.iter().any(|h| h.kind == 0) {
+                return invalid(format!("frame {i}: a mapping holds the zero page"));
             }
         }
         if at != page_data.len() {

@@ -620,6 +620,8 @@ impl Backend for LinuxBackend {
             | Op::Advance { .. }
             | Op::Checkpoint { .. }
             | Op::Restore { .. }
+            | Op::CheckpointContainer { .. }
+            | Op::RestoreInto { .. }
             | Op::Process { .. }
             | Op::Exec { .. }
             | Op::Hooks { .. }

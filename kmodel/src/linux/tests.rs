@@ -223,8 +223,10 @@ fn model_only_ops_skip() {
     s.op("setpsz", Op::Fcntl { fd: w(p), cmd: FcntlCmd::SetPsz(3) });
     s.op("checkpoint x.img", Op::Checkpoint { file: "x.img".into() });
     s.op("restore x.img", Op::Restore { file: "x.img".into() });
+    s.op("checkpoint c to x.img", Op::CheckpointContainer { name: "c".into(), file: "x.img".into() });
+    s.op("restore x.img into local", Op::RestoreInto { file: "x.img".into(), host: "local".into() });
     let out = s.outcomes();
-    assert_eq!(&out[2..], &[const { Outcome::Skip }; 7]);
+    assert_eq!(&out[2..], &[const { Outcome::Skip }; 9]);
 }
 
 #[test]

@@ -204,3 +204,110 @@ impl ModelBackend {
         }
     }
 }
+
+/// `checkpoint NAME to FILE` and `restore FILE into HOST`: one container's
+/// image, grafted into a running host (see `container::graft`).
+impl ModelBackend {
+    /// `checkpoint NAME to FILE`: the image of container NAME (format
+    /// version 2, with its container record), then the container stops.
+    pub(super) fn checkpoint_container_op(&mut self, name: &str, file: &str) -> Outcome {
+        let Some(ct) = self.place.containers.get(name).cloned() else {
+            return Outcome::Failed(format!("container {name} is not running"));
+        };
+        let home = self.place.current;
+        self.switch_host(ct.host);
+        let pids: Vec<Pid> =
+            self.kernel.container(ct.ve).map(|c| c.pids().map(|(_, p)| p).collect()).unwrap_or_default();
+        let image = crate::container::checkpoint_set(&self.kernel, &pids, false);
+        let out = match image {
+            Err(e) => Outcome::Failed(e.to_string()),
+            Ok(image) => {
+                let path = self.image_path(file);
+                let written = match path.parent() {
+                    Some(dir) => std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, image.encode())),
+                    None => std::fs::write(&path, image.encode()),
+                };
+                match written {
+                    Ok(()) => {
+                        // `vzctl chkpnt`: dumped, then stopped.
+                        self.kernel.destroy_container(ct.ve);
+                        self.place.containers.remove(name);
+                        Outcome::Ok
+                    }
+                    Err(e) => Outcome::Err(io_errno(&e)),
+                }
+            }
+        };
+        self.switch_host(home);
+        out
+    }
+
+    /// `restore FILE into HOST`: graft the image's container into HOST.
+    pub(super) fn restore_into_op(&mut self, file: &str, host: &str) -> Outcome {
+        let bytes = match std::fs::read(self.image_path(file)) {
+            Ok(b) => b,
+            Err(e) => return Outcome::Err(io_errno(&e)),
+        };
+        let image = match Image::decode(&bytes) {
+            Ok(i) => i,
+            Err(e) => return Outcome::Failed(format!("{file}: {e}")),
+        };
+        let spec = match crate::container::ContainerSpec::from_image(&image) {
+            Ok(s) => s,
+            Err(e) => return Outcome::Failed(format!("{file}: {e}")),
+        };
+        let name = spec.name.clone();
+        if let Some(ct) = self.place.containers.get(&name) {
+            let at = self.place.hosts.get(ct.host).map_or("local", |h| h.name.as_str());
+            return Outcome::Text(format!("refused: container {name} still runs on {at}"));
+        }
+        self.place.ensure_local();
+        let Some(to) = self.place.host_index(host) else {
+            return Outcome::Failed(format!("no host {host}"));
+        };
+        let home = self.place.current;
+        self.switch_host(to);
+        let grafted = crate::container::graft(&mut self.kernel, &image, Some(&spec));
+        self.switch_host(home);
+        let g = match grafted {
+            Ok(g) => g,
+            Err(e) => return Outcome::Text(format!("refused: {file}: {e}")),
+        };
+        let (Some(ve), Some(init)) = (g.ve, spec.vpids.iter().find(|(_, v)| **v == 1).map(|(p, _)| Pid(*p))) else {
+            return Outcome::Failed(format!("{file}: the container has no init"));
+        };
+        let pid = g.pids.get(&init).copied().unwrap_or(Pid(u32::MAX));
+        self.place.containers.insert(name.clone(), super::Ct { host: to, ve, pid });
+        // The scenario's names of the container's objects follow it.
+        for (i, h) in self.handles.iter_mut().enumerate() {
+            if self.place.owner.get(&i) != Some(&name) {
+                continue;
+            }
+            match h {
+                Some(Handle::Buffer(b)) => {
+                    if let Some(n) = g.maps.get(b) {
+                        *b = *n;
+                    }
+                }
+                Some(Handle::Pipe { id, .. }) => {
+                    if let Some(n) = g.pipes.get(id) {
+                        *id = *n;
+                    }
+                }
+                Some(Handle::File { ino, .. }) => {
+                    if let Some(n) = g.inodes.get(ino) {
+                        *ino = *n;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let prefix = format!("{name}/");
+        for (key, p) in self.processes.iter_mut() {
+            if let (true, Some(np)) = (key.starts_with(&prefix), g.pids.get(p)) {
+                *p = *np;
+            }
+        }
+        Outcome::Ok
+    }
+}

@@ -378,6 +378,25 @@ pub enum Op {
         /// The image file.
         file: String,
     },
+    /// `checkpoint NAME to FILE` (model only): freeze container NAME,
+    /// write its image (its processes with their virtual pids, memory,
+    /// descriptors, pipes and files, its beancounters) to FILE and stop it
+    /// (`vzctl chkpnt`): its lines answer `ESRCH` until a restore.
+    CheckpointContainer {
+        /// The container.
+        name: String,
+        /// The image file.
+        file: String,
+    },
+    /// `restore FILE into HOST` (model only): graft the container image in
+    /// FILE into HOST's running kernel, next to what runs there, under the
+    /// image's name; the scenario's names of its objects follow it.
+    RestoreInto {
+        /// The image file.
+        file: String,
+        /// The host (`local`: the scenario's own machine).
+        host: String,
+    },
     /// `send FD RANGE [zerocopy] [more] [nonblock]`: one `send(2)` of user
     /// memory with `MSG_ZEROCOPY`, `MSG_MORE`, `MSG_DONTWAIT`.
     Send {
@@ -616,6 +635,8 @@ impl Op {
                 | Op::Advance { .. }
                 | Op::Checkpoint { .. }
                 | Op::Restore { .. }
+                | Op::CheckpointContainer { .. }
+                | Op::RestoreInto { .. }
                 | Op::Fcntl { cmd: FcntlCmd::GetPsz | FcntlCmd::SetPsz(_), .. }
                 | Op::Audit
                 | Op::Hooks { .. }

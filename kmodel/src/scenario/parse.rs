@@ -426,7 +426,9 @@ impl Parser {
         };
         let mut cur = Cursor { toks: &toks, pos: 1, end_column: last.column + last.text.len() };
         if let Some((name, at)) = &self.open_in
-            && matches!(toks[0].text, "thread" | "in" | "container" | "host" | "migrate")
+            && (matches!(toks[0].text, "thread" | "in" | "container" | "host" | "migrate")
+                || (matches!(toks[0].text, "checkpoint" | "restore")
+                    && toks.get(2).is_some_and(|t| matches!(t.text, "to" | "into"))))
         {
             return problem(
                 toks[0].column,
@@ -791,9 +793,36 @@ impl Parser {
                 Op::Advance { ns }
             }
             "checkpoint" | "restore" => {
-                let file = path(cur.next(IMAGE_FILE)?);
-                cur.finish()?;
-                if verb.text == "checkpoint" { Op::Checkpoint { file } } else { Op::Restore { file } }
+                let first = cur.next(IMAGE_FILE)?;
+                match (verb.text, cur.peek().map(|t| t.text)) {
+                    // `checkpoint NAME to FILE`: one container.
+                    ("checkpoint", Some("to")) => {
+                        let name = self.container(first)?;
+                        cur.next("'to'")?;
+                        let file = path(cur.next(IMAGE_FILE)?);
+                        cur.finish()?;
+                        Op::CheckpointContainer { name, file }
+                    }
+                    // `restore FILE into HOST`: graft a container's image.
+                    ("restore", Some("into")) => {
+                        let file = path(first);
+                        cur.next("'into'")?;
+                        let h = cur.next(HOST)?;
+                        if h.text != LOCAL_HOST && !self.hosts.contains_key(h.text) {
+                            return problem(
+                                h.column,
+                                format!("unknown host '{}' (declare it with 'host NAME' first, or use local)", h.text),
+                            );
+                        }
+                        cur.finish()?;
+                        Op::RestoreInto { file, host: h.text.to_owned() }
+                    }
+                    _ => {
+                        let file = path(first);
+                        cur.finish()?;
+                        if verb.text == "checkpoint" { Op::Checkpoint { file } } else { Op::Restore { file } }
+                    }
+                }
             }
             "mkdir" => {
                 let path = path(cur.next(PATH)?);
@@ -1582,6 +1611,7 @@ mod tests {
     fn checkpoint_and_restore_take_one_file_name() {
         assert_eq!(op("checkpoint mid.img"), Op::Checkpoint { file: "mid.img".into() });
         assert_eq!(op("restore /tmp/a.img"), Op::Restore { file: "/tmp/a.img".into() });
+        assert_eq!(op("restore web.img into local"), Op::RestoreInto { file: "web.img".into(), host: "local".into() });
         let (col, msg) = line_err("checkpoint");
         assert_eq!(col, 11);
         assert_eq!(msg, "expected an image file name like mid.img, found end of line");

@@ -142,19 +142,46 @@ fn incompatible_target_names_each_mismatch_and_changes_nothing() {
 }
 
 #[test]
-fn container_with_descriptors_is_refused_naming_them() {
+fn container_sharing_a_pipe_with_the_host_is_refused_naming_it() {
     let (mut w, ve) = world(4);
     let k = w.kernel(HostId(0));
     let init = k.container(ve).unwrap().find_vpid(1).unwrap();
-    k.pipe2(init).unwrap();
+    let (r, _) = k.pipe2(init).unwrap();
+    // The host's init holds the read end too (as if passed over a socket).
+    let f = *k.process(init).unwrap().fds.get(r).unwrap();
+    let host = k.init_pid();
+    let id = f.pipe().unwrap();
+    k.proc_mut(host).unwrap().fds.install_at(crate::kernel::Fd(9), f);
+    k.pipes.get_mut(&id).unwrap().readers += 1;
     let err =
         w.migrate(HostId(0), ve, HostId(1), MigrationConfig::new(Strategy::PreCopy), &mut Dirtier::new(0)).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "cannot migrate yet: pid 1 holds descriptor 3 (a pipe), which needs the checkpoint image; \
-         pid 1 holds descriptor 4 (a pipe), which needs the checkpoint image"
+        format!(
+            "cannot migrate yet: cannot checkpoint the set alone: pipe {} is also open in process {} (descriptor 9), \
+             outside the set",
+            id.0, host.0
+        )
     );
     assert!(w.host(HostId(1)).kernel.containers().next().is_none(), "nothing built on the target");
+    both_check(&mut w);
+}
+
+#[test]
+fn container_with_a_pipe_migrates_with_its_slots() {
+    let (mut w, ve) = world(4);
+    let k = w.kernel(HostId(0));
+    let init = k.container(ve).unwrap().find_vpid(1).unwrap();
+    let (r, wr) = k.pipe2(init).unwrap();
+    k.write(init, wr, page_refs::Source::Fill { byte: b'q', len: 10 }).unwrap();
+    let m =
+        w.migrate(HostId(0), ve, HostId(1), MigrationConfig::new(Strategy::PostCopy), &mut Dirtier::new(0)).unwrap();
+    assert_eq!(m.report.state_pages, 1, "{}", m.report);
+    let k = w.kernel(HostId(1));
+    let pid = k.container(m.ve).unwrap().find_vpid(1).unwrap();
+    let mut out = Vec::new();
+    assert_eq!(k.read(pid, r, 100, &mut out), Ok(10));
+    assert_eq!(out, vec![b'q'; 10]);
     both_check(&mut w);
 }
 
