@@ -14,7 +14,7 @@ use kmodel::container::image::{
 use kmodel::container::{self, HostInfo, Image, ImageError, Mismatch, RestoreError};
 use kmodel::kernel::{Kernel, KernelConfig, Pid};
 use kmodel::model::ModelBackend;
-use kmodel::scenario::{self, Backend};
+use kmodel::scenario::{self, Backend, StepResult};
 
 /// A kernel with every kind of sharing: a user page in two pipes (tee), a
 /// user page in a pipe (vmsplice), a page-cache page in a pipe (splice), a
@@ -747,6 +747,10 @@ fn images_written_by_every_format_version_restore() {
         let k = tcp_fixture_backend().kernel().clone();
         std::fs::write(&tcp, image_of(&k).encode()).unwrap();
         std::fs::write(tcp.with_extension("sharing"), format!("{:#?}\n", container::sharing(&k))).unwrap();
+        let lsm = images_dir().join(format!("v{FORMAT_VERSION}-lsm.kmi"));
+        let k = lsm_fixture();
+        std::fs::write(&lsm, container::checkpoint(&k, &live_pids(&k)).unwrap().encode()).unwrap();
+        std::fs::write(lsm.with_extension("sharing"), format!("{:#?}\n", container::sharing(&k))).unwrap();
     }
     let mut seen = 0;
     let mut versions = std::collections::BTreeSet::new();
@@ -1058,4 +1062,41 @@ fn image_mapping_the_zero_page_is_refused_not_a_later_panic() {
     let mut t = Kernel::default();
     let err = container::graft(&mut t, &im, None).unwrap_err();
     assert!(err.to_string().contains("a mapping holds the zero page"), "{err}");
+}
+
+/// A machine with the three policy modules loaded, files labeled, a
+/// process confined at exec by a profile and a domain, one sandboxed.
+fn lsm_fixture() -> Kernel {
+    let text = "mkdir /etc\ncreate /etc/shadow\nmkdir /tmp\nmkdir /work\nmkdir /out\nmkdir /usr\nmkdir /usr/bin\ncreate /usr/bin/reader\n\
+                chmod /usr/bin/reader 755\nchmod /tmp 777\ncreate /tmp/log\npolicy apparmor policies/reader.profile\n\
+                policy selinux policies/base.te\npolicy selinux policies/base.fc\nrestorecon /\nprocess sandboxed\n\
+                policy landlock policies/sandbox.landlock\nprocess reader\nexec /usr/bin/reader\nopen log /tmp/log w\n";
+    let mut s = scenario::parse("lsm", text).expect("fixture parses");
+    scenario::load_policies(&mut s, &Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")).expect("policies");
+    let mut b = ModelBackend::new(KernelConfig::default());
+    for step in &s.steps {
+        let r = b.step(&s, step).expect("fixture runs");
+        assert!(!matches!(r, StepResult::Done(scenario::Outcome::Err(_))), "{}: {r:?}", step.text);
+    }
+    b.kernel().clone()
+}
+
+fn live_pids(k: &Kernel) -> Vec<Pid> {
+    (1..64).map(Pid).filter(|p| k.process(*p).is_some()).collect()
+}
+
+/// The committed image with an `lsm` section restores the modules, their
+/// policies and labels as the fixture has them now.
+#[test]
+fn kept_lsm_image_restores_modules_policies_and_labels() {
+    let bytes = std::fs::read(images_dir().join(format!("v{FORMAT_VERSION}-lsm.kmi"))).expect("v2-lsm.kmi");
+    let mut k = Kernel::default();
+    container::restore_bytes(&mut k, &bytes).expect("restores");
+    let want = lsm_fixture();
+    assert_eq!(k.lsm().names(), ["apparmor", "selinux", "landlock"]);
+    assert_eq!(k.lsm().dump(), want.lsm().dump());
+    let reader = live_pids(&k).into_iter().find(|p| k.process(*p).is_some_and(|p| p.comm == "reader")).unwrap();
+    assert_eq!(k.apparmor_profile(reader), "reader");
+    assert_eq!(k.security_context(reader, None).unwrap().ty, "reader_t");
+    assert_eq!(k.security_context(reader, Some("/etc/shadow")).unwrap().ty, "shadow_t");
 }
