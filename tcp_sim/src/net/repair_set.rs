@@ -15,6 +15,12 @@ use crate::socket::{Packet, Payload, Sock, SockId, TimerKind};
 use crate::time::Instant;
 
 impl Network {
+    /// The id the next endpoint made or grafted gets (ids are never
+    /// reused): a graft's endpoint `i` becomes `endpoint_slots() + i`.
+    pub fn endpoint_slots(&self) -> u32 {
+        self.socks.len() as u32
+    }
+
     /// The repair parts of only the endpoints `set` (Linux's `TCP_REPAIR`
     /// per socket, as CRIU dumps a process's sockets): a network of their
     /// own, endpoint `i` of the parts being the `i`-th of the returned
