@@ -408,7 +408,7 @@ pub fn graftable(image: &Image) -> Result<(), GraftError> {
                     "a file opened by name (the image's names are not merged into the host's tree)"
                 }
                 FileKindRec::Directory(_) => "a directory",
-                FileKindRec::Socket(_) => "a TCP endpoint (the graft restores none yet)",
+                FileKindRec::Socket(_) if image.net.is_none() => "a TCP endpoint not in the image",
                 _ => continue,
             };
             return Err(GraftError::Unsupported(format!("process {} descriptor {}: {what}", rec.pid, f.fd)));
@@ -469,9 +469,6 @@ fn build(
     // `sock_base + i`.
     let nsocks = image.net.as_ref().map_or(0, |r| r.socks.len() as u32);
     let sock_base = k.net.endpoint_slots();
-    if nsocks > 0 && onto.is_some() {
-        return Err(GraftError::Unsupported("TCP endpoints onto a migration's skeleton".into()));
-    }
     let sock = |s: u32| (s < nsocks).then(|| tcp_sim::SockId(sock_base + s));
     // Fresh ids for every object, checked for repeats.
     let fresh = |k: &mut Kernel| loop {
