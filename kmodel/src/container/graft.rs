@@ -25,8 +25,17 @@
 //! host pipe holding a page vmspliced from the container's memory). On the
 //! graft side a record naming something not in the image is
 //! [`GraftError::Invalid`]; state the graft cannot bring yet (files opened
-//! by name, directories, TCP endpoints) is [`GraftError::Unsupported`],
-//! naming the descriptor.
+//! by name, directories) is [`GraftError::Unsupported`], naming the
+//! descriptor.
+//!
+//! **TCP.** A loopback connection with both ends inside the set is saved
+//! as TCP repair records of those endpoints alone
+//! (`tcp_sim::Network::repair_dump_set`, numbered 0..n in the image) and
+//! grafted into the target's network under fresh endpoint ids
+//! (`repair_graft`); descriptors and the queues' `Holder::socket` page
+//! holders are renamed to them, so a page vmspliced and spliced into the
+//! connection is still shared with the mapping. Endpoints on links are a
+//! migration's to move (the hosts share one network).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -138,8 +147,9 @@ pub struct Grafted {
 /// # Errors
 /// An unknown pid; [`CheckpointError::Shared`] when a pipe, a file or a
 /// page they hold is also held from outside the set (named);
-/// [`CheckpointError::Unsupported`] for a loopback TCP socket (or any
-/// socket unless `skip_link_sockets`) or registered security modules.
+/// [`CheckpointError::Shared`] for a loopback TCP socket whose peer is
+/// outside the set; [`CheckpointError::Unsupported`] for a link socket
+/// unless `skip_link_sockets`, or registered security modules.
 pub fn checkpoint_set(kernel: &Kernel, pids: &[Pid], skip_link_sockets: bool) -> Result<Image, CheckpointError> {
     if pids.is_empty() {
         return Err(CheckpointError::NoProcesses);
@@ -396,7 +406,8 @@ pub fn graft_onto(target: &mut Kernel, image: &Image, onto: &Onto, net_in_hand: 
 }
 
 /// What of `image` no graft can bring (files opened by name, directories,
-/// TCP endpoints): checked before a migration starts.
+/// a TCP endpoint not in its `net` section): checked before a migration
+/// starts.
 ///
 /// # Errors
 /// [`GraftError::Unsupported`] naming the first such descriptor.

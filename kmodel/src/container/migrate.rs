@@ -39,8 +39,11 @@
 //! and, through the final copy's image grafted onto the skeleton
 //! ([`graft_onto`](super::graft::graft_onto)), descriptors, pipes with
 //! their slots in flight and the files the container uses, sharing the
-//! pages already copied. A container holding what no graft can bring (a
-//! loopback socket, a file opened by name, a directory) or sharing an
+//! pages already copied, and its loopback TCP connections (both ends
+//! inside), grafted into the shared network on the target host
+//! ([`MigrationConfig::shared_net_host`]). A container holding what no
+//! graft can bring (a loopback socket whose peer is outside, a file opened
+//! by name, a directory) or sharing an
 //! object with a process outside is refused before anything moves, named.
 
 use std::collections::{BTreeMap, HashMap};
