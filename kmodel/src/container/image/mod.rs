@@ -225,7 +225,7 @@ impl fmt::Display for ImageError {
                 write!(f, "truncated image: {what} needs {needed} bytes, the input has {have}")
             }
             ImageError::BadMagic(m) => {
-                write!(f, "not a kmodel image: magic {:?}, expected {:?}", String::from_utf8_lossy(m), "KMODELIM")
+                write!(f, "not a kmodel image: magic \"{}\", expected \"KMODELIM\"", m.escape_ascii())
             }
             ImageError::UnsupportedVersion { found, newest } => write!(
                 f,
