@@ -806,6 +806,7 @@ impl Sock {
 
 mod hosts;
 mod repair;
+mod repair_set;
 
 #[cfg(test)]
 mod tests;

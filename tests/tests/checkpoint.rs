@@ -1100,3 +1100,109 @@ fn kept_lsm_image_restores_modules_policies_and_labels() {
     assert_eq!(k.security_context(reader, None).unwrap().ty, "reader_t");
     assert_eq!(k.security_context(reader, Some("/etc/shadow")).unwrap().ty, "shadow_t");
 }
+
+// ---- Graft of a container's loopback TCP connections ----
+
+/// One process with a loopback pair: a page of its buffer vmspliced into
+/// a pipe and spliced on into the connection (shared by the mapping and
+/// the receive queue), then bytes written; nothing read yet.
+fn loopback_kernel() -> (Kernel, Pid, Fd, Fd, kmodel::kernel::BufferId) {
+    let mut k = Kernel::new(KernelConfig::default());
+    let p = k.init_pid();
+    let buf = k.mmap_anon(p, 2).unwrap();
+    k.user_fill(p, UserRange { buffer: buf, start: 0, len: 8192 }, b'v').unwrap();
+    let (a, b) = k.tcp_pair(p, tcp_sim::Mode::Loopback).unwrap();
+    let (r, w) = k.pipe2(p).unwrap();
+    k.vmsplice(p, w, &[UserRange { buffer: buf, start: 0, len: 4096 }], SpliceFlags::default()).unwrap();
+    k.splice(p, r, None, a, None, 4096, SpliceFlags::default()).unwrap();
+    k.write(p, a, page_refs::Source::Slice(b"tail")).unwrap();
+    k.write(p, b, page_refs::Source::Slice(b"back")).unwrap();
+    k.advance_time(tcp_sim::Duration::from_millis(1));
+    k.check_invariants().unwrap();
+    (k, p, a, b, buf)
+}
+
+#[test]
+fn container_with_loopback_pair_grafts_into_busy_host_and_reads_the_same_bytes() {
+    let (src, p, a, b, buf) = loopback_kernel();
+    let image = container::checkpoint_set(&src, &[p], false).expect("both ends inside");
+    assert!(image.net.as_ref().is_some_and(|n| n.socks.len() == 2));
+    let image = Image::decode(&image.encode()).expect("round trip");
+    // A busy target: its own loopback pair, data in flight.
+    let mut target = fixture();
+    let (ta, tb) = target.tcp_pair(Pid(1), tcp_sim::Mode::Loopback).unwrap();
+    target.write(Pid(1), ta, page_refs::Source::Slice(b"host")).unwrap();
+    let g = container::graft(&mut target, &image, Some(&spec("lo", p.0))).expect("graft");
+    target.check_invariants().expect("invariants after the graft");
+    assert_eq!(g.sockets.len(), 2);
+    let np = g.pids[&p];
+    // The same later lines on both: the rewritten buffer shows through the
+    // received page (the sharing kept), then the written bytes, once, in order.
+    let mut s = src.clone();
+    let run = |k: &mut Kernel, pid: Pid, buf| {
+        k.user_fill(pid, UserRange { buffer: buf, start: 0, len: 4096 }, b'Z').unwrap();
+        k.check_invariants().unwrap();
+        let mut out = Vec::new();
+        let n = k.recv(pid, b, 4100, &mut out).unwrap();
+        let mut back = Vec::new();
+        let back_n = k.recv(pid, a, 4, &mut back).unwrap();
+        k.write(pid, a, page_refs::Source::Slice(b"after")).unwrap();
+        let mut more = Vec::new();
+        k.recv(pid, b, 5, &mut more).unwrap();
+        k.check_invariants().unwrap();
+        (n, out, back_n, back, more)
+    };
+    let on_src = run(&mut s, p, buf);
+    let on_target = run(&mut target, np, g.maps[&buf]);
+    assert_eq!(on_src, on_target);
+    let mut want = vec![b'Z'; 4096];
+    want.extend_from_slice(b"tail");
+    assert_eq!(
+        (on_src.0, &on_src.1, on_src.2, &on_src.3[..], &on_src.4[..]),
+        (4100, &want, 4, &b"back"[..], &b"after"[..])
+    );
+    // The host's pair is untouched.
+    let mut out = Vec::new();
+    target.recv(Pid(1), tb, 4, &mut out).unwrap();
+    assert_eq!(out, b"host");
+    target.teardown_and_check().expect("clean teardown");
+}
+
+#[test]
+fn loopback_pair_with_one_end_outside_is_refused_by_name_and_bad_net_records_leave_target_untouched() {
+    // The peer's descriptor lives in another process only.
+    let (mut k, p, a, b, _) = loopback_kernel();
+    let child = k.fork(p).unwrap();
+    k.close(child, a).unwrap();
+    k.close(p, b).unwrap();
+    let err = container::checkpoint_set(&k, &[p], false).unwrap_err();
+    let peer = k.process(child).unwrap().fds.get(b).and_then(|f| f.socket()).unwrap();
+    assert!(err.to_string().contains(&format!("its peer, endpoint {}, is outside the set", peer.0)), "{err}");
+    // The same endpoint open in a process outside.
+    let (mut k, p, _, _, _) = loopback_kernel();
+    k.fork(p).unwrap();
+    let err = container::checkpoint_set(&k, &[p], false).unwrap_err();
+    assert!(err.to_string().contains("TCP endpoint") && err.to_string().contains("outside the set"), "{err}");
+    // Records naming what the image lacks: refused, the target unchanged.
+    let (k, p, _, _, _) = loopback_kernel();
+    let image = container::checkpoint_set(&k, &[p], false).unwrap();
+    let mut target = fixture();
+    target.tcp_pair(Pid(1), tcp_sim::Mode::Loopback).unwrap();
+    let before = format!("{target:?}");
+    let mut bad = image.clone();
+    bad.net.as_mut().unwrap().conns[0].ends.1 = 9;
+    let err = container::graft(&mut target, &bad, None).unwrap_err();
+    assert!(err.to_string().contains("endpoint 9"), "{err}");
+    assert_eq!(before, format!("{target:?}"));
+    let mut bad = image.clone();
+    let fd = bad.processes[0].fds.iter_mut().find(|f| matches!(f.kind, FileKindRec::Socket(_))).unwrap();
+    fd.kind = FileKindRec::Socket(5);
+    let err = container::graft(&mut target, &bad, None).unwrap_err();
+    assert!(err.to_string().contains("TCP endpoint 5, not in the image"), "{err}");
+    assert_eq!(before, format!("{target:?}"));
+    let mut bad = image;
+    let f = bad.frames.iter_mut().find(|f| f.holders.iter().any(|h| h.kind == 3)).unwrap();
+    f.holders.retain(|h| h.kind != 3);
+    assert!(container::graft(&mut target, &bad, None).is_err());
+    assert_eq!(before, format!("{target:?}"));
+}

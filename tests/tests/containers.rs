@@ -259,7 +259,7 @@ end
 /// What no graft can bring is refused before anything moves, named; the
 /// container runs on where it was.
 #[test]
-fn migration_refuses_a_loopback_socket_and_names_it() {
+fn migration_refuses_a_loopback_socket_whose_peer_is_outside_and_names_it() {
     let r = run("container c
 host h
 in c
@@ -274,8 +274,8 @@ end
 ");
     assert_eq!(
         result(&r, 7),
-        "refused: cannot migrate yet: cannot checkpoint pid 1 descriptor 5 (a loopback TCP socket): \
-         the graft restores no TCP endpoint yet"
+        "refused: cannot migrate yet: cannot checkpoint the set alone: pid 1 descriptor 5 (a loopback TCP socket, \
+         endpoint 0): its peer, endpoint 1, is outside the set"
     );
     assert_eq!(result(&r, 10), "3 'x'x3", "the container runs on where it was");
 }

@@ -126,7 +126,7 @@ pub(crate) fn holder_rec(h: Holder) -> HolderRec {
 
 impl Frames {
     /// The index of `page`'s frame, entering it on first sight.
-    fn enter(&mut self, pages: &impl PageSource, page: PageId) -> u32 {
+    pub(crate) fn enter(&mut self, pages: &impl PageSource, page: PageId) -> u32 {
         if let Some(&i) = self.index.get(&page) {
             return i;
         }

@@ -25,8 +25,17 @@
 //! host pipe holding a page vmspliced from the container's memory). On the
 //! graft side a record naming something not in the image is
 //! [`GraftError::Invalid`]; state the graft cannot bring yet (files opened
-//! by name, directories, TCP endpoints) is [`GraftError::Unsupported`],
-//! naming the descriptor.
+//! by name, directories) is [`GraftError::Unsupported`], naming the
+//! descriptor.
+//!
+//! **TCP.** A loopback connection with both ends inside the set is saved
+//! as TCP repair records of those endpoints alone
+//! (`tcp_sim::Network::repair_dump_set`, numbered 0..n in the image) and
+//! grafted into the target's network under fresh endpoint ids
+//! (`repair_graft`); descriptors and the queues' `Holder::socket` page
+//! holders are renamed to them, so a page vmspliced and spliced into the
+//! connection is still shared with the mapping. Endpoints on links are a
+//! migration's to move (the hosts share one network).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -125,6 +134,9 @@ pub struct Grafted {
     pub frames_allocated: usize,
     /// Page references taken on the target.
     pub references: usize,
+    /// The image's TCP endpoints (image endpoint `i` at index `i`) on the
+    /// target's network.
+    pub sockets: Vec<tcp_sim::SockId>,
 }
 
 /// Checkpoint the processes `pids` of `kernel` as a set to be grafted
@@ -135,8 +147,9 @@ pub struct Grafted {
 /// # Errors
 /// An unknown pid; [`CheckpointError::Shared`] when a pipe, a file or a
 /// page they hold is also held from outside the set (named);
-/// [`CheckpointError::Unsupported`] for a loopback TCP socket (or any
-/// socket unless `skip_link_sockets`) or registered security modules.
+/// [`CheckpointError::Shared`] for a loopback TCP socket whose peer is
+/// outside the set; [`CheckpointError::Unsupported`] for a link socket
+/// unless `skip_link_sockets`, or registered security modules.
 pub fn checkpoint_set(kernel: &Kernel, pids: &[Pid], skip_link_sockets: bool) -> Result<Image, CheckpointError> {
     if pids.is_empty() {
         return Err(CheckpointError::NoProcesses);
@@ -154,6 +167,8 @@ pub fn checkpoint_set(kernel: &Kernel, pids: &[Pid], skip_link_sockets: bool) ->
     let mut pipes = BTreeSet::new();
     let mut files = BTreeSet::new();
     let mut processes = Vec::new();
+    // Loopback TCP endpoints held inside the set: (endpoint, who holds it).
+    let mut socks: BTreeMap<tcp_sim::SockId, (u32, i32)> = BTreeMap::new();
     for &pid in &set {
         let proc = kernel.process(pid).ok_or(CheckpointError::NoSuchProcess(pid.0))?;
         let vpid = kernel.getpid(pid);
@@ -161,12 +176,14 @@ pub fn checkpoint_set(kernel: &Kernel, pids: &[Pid], skip_link_sockets: bool) ->
             match f.kind {
                 FileKind::Socket(s) => {
                     let link = matches!(kernel.network().mode(s), Some(tcp_sim::Mode::Link(_)));
-                    if !(link && skip_link_sockets) {
+                    if link && !skip_link_sockets {
                         return Err(CheckpointError::Unsupported(format!(
-                            "pid {vpid} descriptor {} ({} TCP socket): the graft restores no TCP endpoint yet",
-                            fd.0,
-                            if link { "a link" } else { "a loopback" }
+                            "pid {vpid} descriptor {} (a link TCP socket): a graft restores loopback endpoints only",
+                            fd.0
                         )));
+                    }
+                    if !link {
+                        socks.entry(s).or_insert((vpid, fd.0));
                     }
                 }
                 FileKind::Regular(i) => {
@@ -176,8 +193,22 @@ pub fn checkpoint_set(kernel: &Kernel, pids: &[Pid], skip_link_sockets: bool) ->
             }
         }
         let mut rec = process_rec(pid, proc, pages, &mut frames, &mut pipes);
-        rec.fds.retain(|f| !matches!(f.kind, FileKindRec::Socket(_)));
+        rec.fds.retain(|f| match f.kind {
+            FileKindRec::Socket(s) => socks.contains_key(&tcp_sim::SockId(s)),
+            _ => true,
+        });
         processes.push(rec);
+    }
+    // Both ends of every loopback connection inside the set.
+    for (&s, &(vpid, fd)) in &socks {
+        let peer = kernel.network().peer(s);
+        if let Some(p) = peer.filter(|p| !socks.contains_key(p)) {
+            return Err(CheckpointError::Shared(format!(
+                "pid {vpid} descriptor {fd} (a loopback TCP socket, endpoint {}): its peer, endpoint {}, \
+                 is outside the set",
+                s.0, p.0
+            )));
+        }
     }
     // Nothing of the set may be held from outside it.
     for (&other, proc) in &kernel.procs {
@@ -187,6 +218,7 @@ pub fn checkpoint_set(kernel: &Kernel, pids: &[Pid], skip_link_sockets: bool) ->
         for (fd, f) in proc.fds.iter() {
             let what = match f.kind {
                 FileKind::PipeRead(p) | FileKind::PipeWrite(p) if pipes.contains(&p) => format!("pipe {}", p.0),
+                FileKind::Socket(s) if socks.contains_key(&s) => format!("TCP endpoint {}", s.0),
                 FileKind::Regular(i) if files.contains(&i) => format!("file {}", i.0),
                 _ => continue,
             };
@@ -204,6 +236,41 @@ pub fn checkpoint_set(kernel: &Kernel, pids: &[Pid], skip_link_sockets: bool) ->
         })
         .collect();
     let inodes = files.iter().filter_map(|i| kernel.inodes.get(i)).map(|i| inode_rec(i, &mut frames, pages)).collect();
+    // The endpoints as a network of their own (endpoint i of the image is
+    // the i-th of `ids`), their queues' pages among the frames, each held
+    // by the image's endpoint.
+    let net = if socks.is_empty() {
+        None
+    } else {
+        let set: Vec<tcp_sim::SockId> = socks.keys().copied().collect();
+        let (ids, parts) = kernel.network().repair_dump_set(&set).map_err(CheckpointError::Shared)?;
+        let index: BTreeMap<tcp_sim::SockId, u32> = ids.iter().enumerate().map(|(i, s)| (*s, i as u32)).collect();
+        let rec = super::net_image::parts_rec(parts, |page| frames.enter(pages, page));
+        for f in &mut frames.frames {
+            let id = PageId { index: f.pfn, generation: f.generation };
+            if pages.is_zero_page(id) {
+                continue;
+            }
+            for h in pages.holders(id) {
+                let (s, send) = tcp_sim::SockId::from_object(h.object);
+                if h.kind != HolderKind::Socket {
+                    continue;
+                }
+                if let Some(&i) = index.get(&s) {
+                    let object = if send { tcp_sim::SockId(i).send_object() } else { tcp_sim::SockId(i).recv_object() };
+                    f.holders.push(super::checkpoint::holder_rec(Holder { object, ..*h }));
+                }
+            }
+        }
+        for p in &mut processes {
+            for f in &mut p.fds {
+                if let FileKindRec::Socket(s) = &mut f.kind {
+                    *s = index[&tcp_sim::SockId(*s)];
+                }
+            }
+        }
+        Some((rec, index))
+    };
     for f in &frames.frames {
         let id = PageId { index: f.pfn, generation: f.generation };
         if pages.is_zero_page(id) {
@@ -212,16 +279,32 @@ pub fn checkpoint_set(kernel: &Kernel, pids: &[Pid], skip_link_sockets: bool) ->
         let all = pages.holders(id);
         if all.len() != f.holders.len() {
             let mine: Vec<Holder> = f.holders.iter().map(|h| super::restore::holder(h).expect("own record")).collect();
-            let other = all.iter().find(|h| !mine.contains(h)).copied().unwrap_or(all[0]);
+            // Socket holders are recorded under the image's endpoint ids.
+            let index = net.as_ref().map(|(_, i)| i);
+            let renamed = |h: &Holder| match (h.kind, index) {
+                (HolderKind::Socket, Some(index)) => {
+                    let (s, send) = tcp_sim::SockId::from_object(h.object);
+                    index.get(&s).map_or(*h, |&i| {
+                        let i = tcp_sim::SockId(i);
+                        Holder { object: if send { i.send_object() } else { i.recv_object() }, ..*h }
+                    })
+                }
+                _ => *h,
+            };
+            let other = all.iter().find(|h| !mine.contains(&renamed(h))).copied().unwrap_or(all[0]);
             return Err(CheckpointError::Shared(format!(
                 "page frame {} is also held by {other:?}, outside the set",
                 f.pfn
             )));
         }
     }
+    let mut meta = meta(kernel, &set);
+    if net.is_some() {
+        meta.features.push("tcp".to_owned());
+    }
     let image = Image {
         serializer: Serializer::Interface,
-        meta: meta(kernel, &set),
+        meta,
         frames: frames.frames,
         page_data: frames.page_data,
         processes,
@@ -230,7 +313,7 @@ pub fn checkpoint_set(kernel: &Kernel, pids: &[Pid], skip_link_sockets: bool) ->
         vfs: vfs_rec(kernel.vfs()),
         bindings: None,
         arena: None,
-        net: None,
+        net: net.map(|(rec, _)| rec),
         lsm: None,
         containers: containers_rec(kernel, &set),
         runner: None,
@@ -323,7 +406,8 @@ pub fn graft_onto(target: &mut Kernel, image: &Image, onto: &Onto, net_in_hand: 
 }
 
 /// What of `image` no graft can bring (files opened by name, directories,
-/// TCP endpoints): checked before a migration starts.
+/// a TCP endpoint not in its `net` section): checked before a migration
+/// starts.
 ///
 /// # Errors
 /// [`GraftError::Unsupported`] naming the first such descriptor.
@@ -335,7 +419,7 @@ pub fn graftable(image: &Image) -> Result<(), GraftError> {
                     "a file opened by name (the image's names are not merged into the host's tree)"
                 }
                 FileKindRec::Directory(_) => "a directory",
-                FileKindRec::Socket(_) => "a TCP endpoint (the graft restores none yet)",
+                FileKindRec::Socket(_) if image.net.is_none() => "a TCP endpoint not in the image",
                 _ => continue,
             };
             return Err(GraftError::Unsupported(format!("process {} descriptor {}: {what}", rec.pid, f.fd)));
@@ -345,9 +429,6 @@ pub fn graftable(image: &Image) -> Result<(), GraftError> {
 }
 
 fn precheck(target: &Kernel, image: &Image) -> Result<(), GraftError> {
-    if image.net.is_some() {
-        return Err(GraftError::Unsupported("TCP endpoints and the network (the image's net section)".into()));
-    }
     if image.lsm.is_some() {
         return Err(GraftError::Unsupported("security modules (the image's lsm section)".into()));
     }
@@ -394,6 +475,12 @@ fn build(
     onto: Option<&Onto>,
 ) -> Result<Grafted, GraftError> {
     let mut out = Grafted::default();
+    // The image's TCP endpoints (loopback pairs, a network of their own)
+    // join the target's network after its endpoints: endpoint i becomes
+    // `sock_base + i`.
+    let nsocks = image.net.as_ref().map_or(0, |r| r.socks.len() as u32);
+    let sock_base = k.net.endpoint_slots();
+    let sock = |s: u32| (s < nsocks).then(|| tcp_sim::SockId(sock_base + s));
     // Fresh ids for every object, checked for repeats.
     let fresh = |k: &mut Kernel| loop {
         let id = k.fresh_id();
@@ -485,10 +572,8 @@ fn build(
                 HolderKind::Kernel if f.content == ContentRec::Zero => continue,
                 HolderKind::Kernel => return invalid(format!("frame {i} is held by the kernel")),
                 HolderKind::Socket => {
-                    return Err(GraftError::Unsupported(format!(
-                        "frame {i}: held by TCP endpoint {}, and the graft restores no endpoint yet",
-                        h.object
-                    )));
+                    let (s, send) = tcp_sim::SockId::from_object(h.object);
+                    sock(s.0).map(|n| if send { n.send_object() } else { n.recv_object() })
                 }
             };
             let Some(object) = object else {
@@ -574,6 +659,15 @@ fn build(
     if at != image.page_data.len() {
         return invalid(format!("page data holds {} bytes, the frames need {at}", image.page_data.len()));
     }
+    if let Some(rec) = &image.net {
+        let page = |f: u32| ids.get(f as usize).copied().ok_or_else(|| format!("frame {f} not in the image"));
+        let parts = super::net_image::net_parts(rec, page).map_err(|e| GraftError::Invalid(format!("network: {e}")))?;
+        let new = k.net.repair_graft(parts).map_err(|e| GraftError::Invalid(format!("network: {e}")))?;
+        if new.len() as u32 != nsocks || new.iter().enumerate().any(|(i, s)| sock(i as u32) != Some(*s)) {
+            return invalid("network: the endpoints did not get the ids their pages are held under");
+        }
+        out.sockets = new;
+    }
     let frame = |f: u32, who: fmt::Arguments<'_>| match ids.get(f as usize) {
         Some(id) => Ok(*id),
         None => invalid(format!("{who} refers to frame {f}, the image has {}", ids.len())),
@@ -657,12 +751,10 @@ fn build(
                 FileKindRec::Directory(_) => {
                     return Err(GraftError::Unsupported(format!("{}: a directory", who(f.fd))));
                 }
-                FileKindRec::Socket(s) => {
-                    return Err(GraftError::Unsupported(format!(
-                        "{}: TCP endpoint {s} (the graft restores none yet)",
-                        who(f.fd)
-                    )));
-                }
+                FileKindRec::Socket(s) => match sock(s) {
+                    Some(n) => FileKind::Socket(n),
+                    None => return invalid(format!("{} refers to TCP endpoint {s}, not in the image", who(f.fd))),
+                },
             };
             fds.install_at(
                 Fd(f.fd),

@@ -39,8 +39,11 @@
 //! and, through the final copy's image grafted onto the skeleton
 //! ([`graft_onto`](super::graft::graft_onto)), descriptors, pipes with
 //! their slots in flight and the files the container uses, sharing the
-//! pages already copied. A container holding what no graft can bring (a
-//! loopback socket, a file opened by name, a directory) or sharing an
+//! pages already copied, and its loopback TCP connections (both ends
+//! inside), grafted into the shared network on the target host
+//! ([`MigrationConfig::shared_net_host`]). A container holding what no
+//! graft can bring (a loopback socket whose peer is outside, a file opened
+//! by name, a directory) or sharing an
 //! object with a process outside is refused before anything moves, named.
 
 use std::collections::{BTreeMap, HashMap};
@@ -87,13 +90,18 @@ pub struct MigrationConfig {
     /// Pages of process state (registers, descriptor table, vpids) sent
     /// while frozen, per process.
     pub state_pages_per_process: u64,
+    /// When source and target share one network (a world's hosts): the
+    /// target's host number. The container's loopback connections are
+    /// grafted into that network, on that host; otherwise into the
+    /// target's own.
+    pub shared_net_host: Option<u32>,
 }
 
 impl MigrationConfig {
     /// QEMU-like defaults for `strategy`: stop at 16 dirty pages or after
     /// 30 rounds; one page of state per process.
     pub fn new(strategy: Strategy) -> Self {
-        MigrationConfig { strategy, stop_pages: 16, max_rounds: 30, state_pages_per_process: 1 }
+        MigrationConfig { strategy, stop_pages: 16, max_rounds: 30, state_pages_per_process: 1, shared_net_host: None }
     }
 }
 
@@ -631,7 +639,22 @@ pub fn migrate(
     // The final restore: the image grafted onto the skeleton, its pipes
     // and files sharing the pages already copied into its mappings.
     let onto = super::graft::Onto { ve: sk.ve, pids: sk.pids.clone(), maps: sk.maps.clone() };
-    let grafted = super::graft::graft_onto(dst, &image, &onto, false).map_err(|e| {
+    // Its loopback connections (in the image) join the network the
+    // target will run them on: the shared one, held for the graft.
+    let shared = config.shared_net_host.filter(|_| image.net.is_some());
+    if shared.is_some() {
+        std::mem::swap(&mut src.net, &mut dst.net);
+    }
+    let grafted = super::graft::graft_onto(dst, &image, &onto, false);
+    if let (Some(h), Ok(g)) = (shared, &grafted) {
+        for &s in &g.sockets {
+            dst.net.set_host(s, h);
+        }
+    }
+    if shared.is_some() {
+        std::mem::swap(&mut src.net, &mut dst.net);
+    }
+    let grafted = grafted.map_err(|e| {
         dst.destroy_container(sk.ve);
         MigrateError::Restore(e.to_string())
     })?;
@@ -642,7 +665,12 @@ pub fn migrate(
     for (&spid, &dpid) in &sk.pids {
         let socks: Vec<_> = src
             .process(spid)
-            .map(|p| p.fds.iter().filter(|(_, f)| f.socket().is_some()).map(|(fd, f)| (fd, *f)).collect())
+            .map(|p| {
+                // Endpoints on links; the loopback ones came with the image
+                // (the source's copies close with the container).
+                let link = |s| matches!(src.network().mode(s), Some(tcp_sim::Mode::Link(_)));
+                p.fds.iter().filter(|(_, f)| f.socket().is_some_and(link)).map(|(fd, f)| (fd, *f)).collect()
+            })
             .unwrap_or_default();
         for (fd, f) in socks {
             if let Ok(p) = src.proc_mut(spid) {

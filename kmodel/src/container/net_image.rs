@@ -268,8 +268,13 @@ fn sock_parts(r: &SockRec, page: &impl Fn(u32) -> Result<PageId, String>) -> Res
 }
 
 /// The network's records; `frame` gives the frame-table index of a page.
-pub(crate) fn net_rec(net: &tcp_sim::Network, mut frame: impl FnMut(PageId) -> u32) -> NetRec {
-    let p = net.repair_dump();
+pub(crate) fn net_rec(net: &tcp_sim::Network, frame: impl FnMut(PageId) -> u32) -> NetRec {
+    parts_rec(net.repair_dump(), frame)
+}
+
+/// The records of repair parts (a whole network's or a set's);
+/// `frame` gives the frame-table index of a page.
+pub(crate) fn parts_rec(p: NetParts, mut frame: impl FnMut(PageId) -> u32) -> NetRec {
     let NetStats { packets, segments, lost, reordered, events, dropped_frozen } = p.stats;
     NetRec {
         now_ns: p.now.0,
@@ -341,6 +346,15 @@ pub(crate) fn net_rec(net: &tcp_sim::Network, mut frame: impl FnMut(PageId) -> u
 /// # Errors
 /// What is inconsistent.
 pub(crate) fn network(r: &NetRec, page: impl Fn(u32) -> Result<PageId, String>) -> Result<tcp_sim::Network, String> {
+    tcp_sim::Network::from_repair(net_parts(r, page)?)
+}
+
+/// The repair parts the records describe (unchecked: the network checks
+/// them); `page` gives the page of a frame.
+///
+/// # Errors
+/// An endpoint's records that do not decode.
+pub(crate) fn net_parts(r: &NetRec, page: impl Fn(u32) -> Result<PageId, String>) -> Result<NetParts, String> {
     let mut socks = Vec::with_capacity(r.socks.len());
     for (i, s) in r.socks.iter().enumerate() {
         socks.push(match s {
@@ -401,7 +415,7 @@ pub(crate) fn network(r: &NetRec, page: impl Fn(u32) -> Result<PageId, String>) 
         })
         .collect();
     let s = r.stats;
-    tcp_sim::Network::from_repair(NetParts {
+    Ok(NetParts {
         now: Instant(r.now_ns),
         socks,
         sock_conn: r.sock_conn.clone(),

@@ -157,6 +157,7 @@ pub fn migrate<H: Hosts + ?Sized>(
     let home = w.current_host();
     w.switch_host(from);
     let (src, dst) = w.two_kernels(from, to);
+    let config = MigrationConfig { shared_net_host: Some(to as u32), ..config };
     let result = migrate::migrate(src, ve, dst, path, config, load);
     w.switch_host(home);
     let m = result?;

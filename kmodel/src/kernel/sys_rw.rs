@@ -238,7 +238,11 @@ impl Kernel {
     /// `EBADF`.
     pub fn close(&mut self, pid: Pid, fd: Fd) -> Result<usize, Errno> {
         let file = self.proc_mut(pid)?.fds.remove(fd).ok_or(Errno::EBADF)?;
-        if let Some(s) = file.socket() {
+        // The endpoint closes with its last descriptor (a forked copy
+        // keeps it open, as the file's reference count does in Linux).
+        if let Some(s) = file.socket()
+            && !self.procs.values().any(|p| p.fds.iter().any(|(_, f)| f.socket() == Some(s)))
+        {
             let Kernel { net, pages, .. } = self;
             net.close(pages, s);
         }

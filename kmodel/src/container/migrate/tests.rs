@@ -238,3 +238,60 @@ fn world_migration_moves_tcp_endpoint_and_stream_continues() {
     assert_eq!(dst.network().host_of(m.sockets[0]), Some(1));
     both_check(&mut w);
 }
+
+/// A container talking to itself over loopback TCP, a page of its buffer
+/// vmspliced and spliced into the connection and bytes behind it, nothing
+/// read: after a pre-copy migration the pair runs on the target under
+/// fresh endpoint ids, the received page is the target's copy of the
+/// buffer page (rewriting the buffer shows through, as on the source), and
+/// every later read answers what the same run without the migration does.
+#[test]
+fn world_migration_carries_loopback_pair_with_unread_data_and_shared_page() {
+    use crate::container::world::Hosts;
+    use crate::kernel::SpliceFlags;
+    let (mut w, ve) = world(4);
+    let k = w.kernel(HostId(0));
+    let init = k.container(ve).unwrap().find_vpid(1).unwrap();
+    let buf = *k.process(init).unwrap().mm.keys().next().unwrap();
+    let (tx, rx) = k.tcp_pair(init, tcp_sim::Mode::Loopback).unwrap();
+    let (r, wr) = k.pipe2(init).unwrap();
+    let page = UserRange { buffer: buf, start: 0, len: PAGE_SIZE };
+    k.vmsplice(init, wr, &[page], SpliceFlags::default()).unwrap();
+    k.splice(init, r, None, tx, None, PAGE_SIZE as u64, SpliceFlags::default()).unwrap();
+    k.write(init, tx, Source::Fill { byte: b'x', len: 3 }).unwrap();
+    k.write(init, rx, Source::Fill { byte: b'r', len: 2 }).unwrap();
+    w.check().unwrap();
+    let mut reference = w.clone();
+    let m = w.migrate(HostId(0), ve, HostId(1), MigrationConfig::new(Strategy::PreCopy), &mut Dirtier::new(0)).unwrap();
+    assert!(m.sockets.is_empty(), "no link endpoint to rehome");
+    w.check().unwrap();
+    // The later lines, on whichever host runs the container.
+    let later = |w: &mut World, h: usize, pid: Pid, buf: BufferId| {
+        w.switch_host(h);
+        let k = w.current_kernel();
+        k.user_fill(pid, UserRange { buffer: buf, start: 0, len: PAGE_SIZE }, b'B').unwrap();
+        let mut lines = Vec::new();
+        for (fd, n) in [(rx, PAGE_SIZE + 3), (tx, 2)] {
+            let mut out = Vec::new();
+            let got = k.recv(pid, fd, n as u64, &mut out);
+            lines.push((got, out));
+        }
+        k.write(pid, tx, Source::Fill { byte: b'y', len: 5 }).unwrap();
+        let mut out = Vec::new();
+        lines.push((k.recv(pid, rx, 5, &mut out), out));
+        w.check().unwrap();
+        lines
+    };
+    let want = later(&mut reference, 0, init, buf);
+    let mut page = vec![b'B'; PAGE_SIZE];
+    page.extend_from_slice(b"xxx");
+    assert_eq!(want[0], (Ok(PAGE_SIZE + 3), page), "the hazard: the queued page shows the rewrite");
+    let dst = w.kernel(HostId(1));
+    let new_init = dst.container(m.ve).unwrap().find_vpid(1).unwrap();
+    let sock = dst.process(new_init).unwrap().fds.get(tx).and_then(|f| f.socket()).unwrap();
+    assert_eq!(w.kernel(HostId(0)).network().host_of(sock), Some(1));
+    let got = later(&mut w, 1, new_init, m.maps[&buf]);
+    assert_eq!(got, want);
+    both_check(&mut w);
+    both_check(&mut reference);
+}
