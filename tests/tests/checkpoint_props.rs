@@ -191,24 +191,41 @@ fn mutated(good: &[u8], seed: u64) -> Vec<u8> {
     bytes
 }
 
+/// One mutated-image case over a fixture `(k, good, before)`: mutate
+/// `good` by `seed` (and recompute its checksums if `reseal`), decode, and
+/// restore into a clone of `k`. A refusal must leave the target as it was
+/// (`before`'s sharing, and `unchanged`); a restore must leave a kernel
+/// that `runs_on` (and keeps its invariants).
+fn mutated_case(
+    (k, good, before): &(Kernel, Vec<u8>, Sharing),
+    seed: u64,
+    reseal: bool,
+    unchanged: impl Fn(&Kernel) -> bool,
+    runs_on: impl FnOnce(&mut Kernel),
+) -> TestResult {
+    let mut bytes = mutated(good, seed);
+    if reseal {
+        container::image::reseal(&mut bytes);
+    } else if Image::decode(&bytes).is_ok() && bytes != *good {
+        return TestResult::error("a mutation passed the checksums");
+    }
+    let Ok(image) = Image::decode(&bytes) else { return TestResult::passed() };
+    let mut target = k.clone();
+    match container::restore(&mut target, &image) {
+        Err(_) if container::sharing(&target) != *before => TestResult::error("refused but half-restored"),
+        Err(_) if !unchanged(&target) => TestResult::error("refused but changed"),
+        Err(_) => TestResult::passed(),
+        Ok(_) => {
+            runs_on(&mut target);
+            TestResult::from_bool(target.check_invariants().is_ok())
+        }
+    }
+}
+
 #[test]
 fn mutated_image_is_refused_or_restores_a_consistent_kernel() {
     fn prop(seed: u64, reseal: bool) -> TestResult {
-        FIXTURE.with(|(k, good, before)| {
-            let mut bytes = mutated(good, seed);
-            if reseal {
-                container::image::reseal(&mut bytes);
-            } else if Image::decode(&bytes).is_ok() && bytes != *good {
-                return TestResult::error("a mutation passed the checksums");
-            }
-            let Ok(image) = Image::decode(&bytes) else { return TestResult::passed() };
-            let mut target = k.clone();
-            match container::restore(&mut target, &image) {
-                Err(_) if container::sharing(&target) != *before => TestResult::error("refused but half-restored"),
-                Err(_) => TestResult::passed(),
-                Ok(_) => TestResult::from_bool(target.check_invariants().is_ok()),
-            }
-        })
+        FIXTURE.with(|f| mutated_case(f, seed, reseal, |_| true, |_| ()))
     }
     QuickCheck::new().tests(3000).quickcheck(prop as fn(u64, bool) -> TestResult);
 }
@@ -241,21 +258,16 @@ thread_local! {
 #[test]
 fn mutated_tcp_image_is_refused_or_restores_a_kernel_that_runs_on() {
     fn prop(seed: u64, reseal: bool) -> TestResult {
-        TCP_FIXTURE.with(|(k, good, before)| {
-            let mut bytes = mutated(good, seed);
-            if reseal {
-                container::image::reseal(&mut bytes);
-            }
-            let Ok(image) = Image::decode(&bytes) else { return TestResult::passed() };
-            let mut target = k.clone();
-            match container::restore(&mut target, &image) {
-                Err(_) if container::sharing(&target) != *before => TestResult::error("refused but half-restored"),
-                Err(_) => TestResult::passed(),
-                Ok(_) => {
+        TCP_FIXTURE.with(|f| {
+            mutated_case(
+                f,
+                seed,
+                reseal,
+                |_| true,
+                |target| {
                     target.advance_time(tcp_sim::Duration(2_000_000_000));
-                    TestResult::from_bool(target.check_invariants().is_ok())
-                }
-            }
+                },
+            )
         })
     }
     QuickCheck::new().tests(2000).quickcheck(prop as fn(u64, bool) -> TestResult);
@@ -385,27 +397,22 @@ thread_local! {
 #[test]
 fn mutated_lsm_image_is_refused_or_restores_modules_that_answer() {
     fn prop(seed: u64, reseal: bool) -> TestResult {
-        LSM_FIXTURE.with(|(k, good, before)| {
-            let mut bytes = mutated(good, seed);
-            if reseal {
-                container::image::reseal(&mut bytes);
-            }
-            let Ok(image) = Image::decode(&bytes) else { return TestResult::passed() };
-            let mut target = k.clone();
-            match container::restore(&mut target, &image) {
-                Err(_) if container::sharing(&target) != *before => TestResult::error("refused but half-restored"),
-                Err(_) if target.lsm().dump() != k.lsm().dump() => TestResult::error("refused but modules changed"),
-                Err(_) => TestResult::passed(),
-                Ok(_) => {
-                    for pid in live_pids(&target) {
+        LSM_FIXTURE.with(|f| {
+            let modules = f.0.lsm().dump();
+            mutated_case(
+                f,
+                seed,
+                reseal,
+                |target| target.lsm().dump() == modules,
+                |target| {
+                    for pid in live_pids(target) {
                         let _ = target.security_context(pid, Some("/etc/shadow"));
                         let _ = target.security_context(pid, None);
                         let _ = target.apparmor_profile(pid);
                     }
                     let _ = target.lsm().dump();
-                    TestResult::from_bool(target.check_invariants().is_ok())
-                }
-            }
+                },
+            )
         })
     }
     QuickCheck::new().tests(2000).quickcheck(prop as fn(u64, bool) -> TestResult);
