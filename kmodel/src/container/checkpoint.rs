@@ -252,17 +252,8 @@ fn capture(kernel: &Kernel, pids: &[Pid], page_data: Vec<u8>) -> Result<(Image, 
     };
     let containers = containers_rec(kernel, &pids);
     let lsm = super::lsm_image::lsm_rec(kernel, &pids, &processes)?;
-    let mut meta = meta(kernel, &pids);
-    if net.is_some() {
-        meta.features.push("tcp".to_owned());
-    }
-    if !containers.is_empty() {
-        meta.features.push("containers".to_owned());
-    }
-    if lsm.is_some() {
-        meta.features.push("lsm".to_owned());
-    }
-    let image = Image {
+    let meta = meta(kernel, &pids);
+    let mut image = Image {
         serializer: Serializer::Interface,
         meta,
         frames: frames.frames,
@@ -278,6 +269,7 @@ fn capture(kernel: &Kernel, pids: &[Pid], page_data: Vec<u8>) -> Result<(Image, 
         containers,
         runner: None,
     };
+    image.require_features();
     Ok((image, frames.page_crc.finalize()))
 }
 

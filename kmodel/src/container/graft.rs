@@ -298,11 +298,8 @@ pub fn checkpoint_set(kernel: &Kernel, pids: &[Pid], skip_link_sockets: bool) ->
             )));
         }
     }
-    let mut meta = meta(kernel, &set);
-    if net.is_some() {
-        meta.features.push("tcp".to_owned());
-    }
-    let image = Image {
+    let meta = meta(kernel, &set);
+    let mut image = Image {
         serializer: Serializer::Interface,
         meta,
         frames: frames.frames,
@@ -318,6 +315,7 @@ pub fn checkpoint_set(kernel: &Kernel, pids: &[Pid], skip_link_sockets: bool) ->
         containers: containers_rec(kernel, &set),
         runner: None,
     };
+    image.require_features();
     Ok(image)
 }
 

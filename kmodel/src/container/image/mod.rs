@@ -517,6 +517,19 @@ fn postcard_vec<T: Serialize + ?Sized>(v: &T) -> Vec<u8> {
 }
 
 impl Image {
+    /// Name in `meta.features` what the sections need of the restoring
+    /// host: `tcp` for a network, `containers`, `lsm` for modules. Every
+    /// writer calls it once the sections are filled.
+    pub(crate) fn require_features(&mut self) {
+        let needs =
+            [("tcp", self.net.is_some()), ("containers", !self.containers.is_empty()), ("lsm", self.lsm.is_some())];
+        for (feature, needed) in needs {
+            if needed && !self.meta.features.iter().any(|f| f == feature) {
+                self.meta.features.push(feature.to_owned());
+            }
+        }
+    }
+
     /// The bytes of this image in the current format, written by the
     /// interface serializer.
     pub fn encode(&self) -> Vec<u8> {
