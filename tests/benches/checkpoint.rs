@@ -29,6 +29,7 @@ use criterion::{Criterion, Throughput};
 use kmodel::container;
 use kmodel::kernel::{Kernel, KernelConfig, Pid, UserRange};
 use page_refs::PAGE_SIZE;
+use tests::best_of;
 
 /// Container memory in the headline measurement.
 const MIB: usize = 64;
@@ -70,18 +71,6 @@ fn restore(bytes: &[u8]) -> Kernel {
     let mut k = Kernel::default();
     container::restore_bytes(&mut k, bytes).expect("restore");
     k
-}
-
-fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
-    let mut best = f64::MAX;
-    let mut last = None;
-    for _ in 0..runs {
-        let t = Instant::now();
-        let r = f();
-        best = best.min(t.elapsed().as_secs_f64());
-        last = Some(r);
-    }
-    (best, last.expect("at least one run"))
 }
 
 fn main() {

@@ -20,11 +20,11 @@ use std::hint::black_box;
 use std::io::Read;
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
-use std::time::Instant;
 
 use criterion::{Criterion, Throughput};
 use page_refs::{Holder, PAGE_SIZE, PageArena, PageId, Source};
 use tcp_sim::{Duration, LinkParams, Mode, Network, SockConfig, SockError};
+use tests::best_of;
 
 /// Bytes of the headline transfer.
 const TOTAL: usize = 256 << 20;
@@ -141,19 +141,6 @@ fn kernel_transfer(total: usize) {
         libc::close(pr);
         libc::close(pw);
     }
-}
-
-/// The best of `runs` wall times of `f`, in seconds, and its last answer.
-fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
-    let mut best = f64::MAX;
-    let mut last = None;
-    for _ in 0..runs {
-        let t = Instant::now();
-        let r = f();
-        best = best.min(t.elapsed().as_secs_f64());
-        last = Some(r);
-    }
-    (best, last.expect("at least one run"))
 }
 
 fn main() {

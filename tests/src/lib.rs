@@ -629,6 +629,20 @@ pub fn explain(text: &str, run: &DiffRun) -> String {
     s
 }
 
+/// The best of `runs` wall times of `f`, in seconds, and its last answer
+/// (for the benchmarks' summary lines).
+pub fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
+    let mut best = f64::MAX;
+    let mut last = None;
+    for _ in 0..runs {
+        let t = std::time::Instant::now();
+        let r = f();
+        best = best.min(t.elapsed().as_secs_f64());
+        last = Some(r);
+    }
+    (best, last.expect("at least one run"))
+}
+
 /// Shrink candidates of a list: drop halves, quarters, ... then single
 /// elements.
 pub fn drop_chunks<T: Clone + 'static>(v: &[T]) -> Box<dyn Iterator<Item = Vec<T>>> {
